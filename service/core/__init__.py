@@ -1,0 +1,71 @@
+"""The NumPy core of initserve: fans, schemes, sampling and statistics.
+
+Usable as a library; imports nothing from the HTTP layer::
+
+    >>> from service.core import make_tensor
+    >>> t = make_tensor([784, 256], "he", seed=42, threads=1)
+    >>> t.array.shape, t.array.dtype.name
+    ((784, 256), 'float32')
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from service.core.distributions import TRUNCATED_STD_AT_2, Moments
+from service.core.dtypes import DTYPES
+from service.core.engine import Engine, Generated
+from service.core.errors import InitError, LayoutError, ParameterError, ShapeError, TooLargeError
+from service.core.fans import LAYOUTS, FanAxes, Fans, compute_fans
+from service.core.gains import calculate_gain
+from service.core.plan import MAX_RANK, MAX_SEED, TensorPlan, TensorSpec, plan_tensor
+from service.core.schemes import SCHEMES, Init, catalogue, resolve_init
+from service.core.sources import STREAM_VERSION
+from service.core.stats import Comparison, Empirical
+
+__all__ = [
+    "DTYPES",
+    "LAYOUTS",
+    "MAX_RANK",
+    "MAX_SEED",
+    "SCHEMES",
+    "STREAM_VERSION",
+    "TRUNCATED_STD_AT_2",
+    "Comparison",
+    "Empirical",
+    "Engine",
+    "FanAxes",
+    "Fans",
+    "Generated",
+    "Init",
+    "InitError",
+    "LayoutError",
+    "Moments",
+    "ParameterError",
+    "ShapeError",
+    "TensorPlan",
+    "TensorSpec",
+    "TooLargeError",
+    "calculate_gain",
+    "catalogue",
+    "compute_fans",
+    "make_tensor",
+    "plan_tensor",
+    "resolve_init",
+]
+
+
+def make_tensor(
+    shape: Sequence[int],
+    scheme: str,
+    *,
+    seed: int,
+    layout: str | FanAxes = "keras",
+    dtype: str = "float32",
+    threads: int | None = None,
+    params: Mapping[str, object] | None = None,
+) -> Generated:
+    """Plan and generate one tensor with its statistics (a convenience for library use)."""
+    plan = plan_tensor(TensorSpec(tuple(shape), resolve_init(scheme, params), seed, dtype, layout))  # type: ignore[arg-type]
+    with Engine(threads) as engine:
+        return engine.generate(plan)

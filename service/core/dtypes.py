@@ -1,0 +1,33 @@
+"""Output dtypes and the dtype each one is sampled in.
+
+Every dtype but float64 is sampled in float32 and rounded (round to nearest
+even) to the output dtype, so a float16 or bfloat16 tensor is exactly the
+float32 tensor of the same request, rounded.
+"""
+
+from __future__ import annotations
+
+from typing import Final, Literal, get_args
+
+import ml_dtypes
+import numpy as np
+
+DType = Literal["float32", "float64", "float16", "bfloat16"]
+DTYPES: Final[tuple[str, ...]] = get_args(DType)
+
+_NUMPY: Final[dict[str, np.dtype]] = {
+    "float32": np.dtype(np.float32),
+    "float64": np.dtype(np.float64),
+    "float16": np.dtype(np.float16),
+    "bfloat16": np.dtype(ml_dtypes.bfloat16),
+}
+
+
+def numpy_dtype(name: str) -> np.dtype:
+    """The NumPy dtype of an output dtype name (bfloat16 from ``ml_dtypes``)."""
+    return _NUMPY[name]
+
+
+def sampling_dtype(name: str) -> np.dtype:
+    """float64 for float64 output, float32 for everything else."""
+    return _NUMPY["float64"] if name == "float64" else _NUMPY["float32"]

@@ -1,0 +1,150 @@
+"""Chunked, parallel generation of a planned tensor, with its statistics.
+
+Work is split into blocks of whole chunks; a block is filled on one thread of
+a pool (NumPy releases the GIL while sampling), and its chunk statistics are
+computed right after each chunk is made, while it is still in cache. Bytes
+never depend on the thread count or the block size: a chunk's values depend
+only on the seed and the chunk's index (see ``service.core.sources``).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+
+import numpy as np
+
+from service.core.plan import TensorPlan
+from service.core.sources import CHUNK_ELEMENTS, chunk_bounds, chunk_count
+from service.core.stats import ChunkSums, Comparison, Empirical, chunk_sums, compare
+
+#: Chunks per block: the unit of work handed to a thread (1 Mi elements).
+BLOCK_CHUNKS = 16
+
+
+@dataclass(frozen=True)
+class Block:
+    """Elements [start, stop) of the flat tensor, in the output dtype, and their chunk sums."""
+
+    start: int
+    stop: int
+    values: np.ndarray
+    sums: tuple[ChunkSums, ...]
+
+
+@dataclass(frozen=True)
+class Generated:
+    """A whole tensor and its statistics."""
+
+    array: np.ndarray
+    empirical: Empirical
+    comparison: Comparison
+
+
+def fill_block(
+    plan: TensorPlan, first_chunk: int, stop_chunk: int, with_stats: bool = True, flat: np.ndarray | None = None
+) -> Block:
+    """Make chunks [first_chunk, stop_chunk) of ``plan`` on the calling thread.
+
+    The values are written into ``flat`` (the whole flat tensor) when it is
+    given, else into a new array of the block's size.
+    """
+    start, _ = chunk_bounds(first_chunk, plan.count)
+    _, stop = chunk_bounds(stop_chunk - 1, plan.count)
+    values = np.empty(stop - start, dtype=plan.numpy_dtype) if flat is None else flat[start:stop]
+    needs_cast = plan.numpy_dtype != plan.sampling_dtype
+    scratch = np.empty(CHUNK_ELEMENTS, dtype=plan.sampling_dtype) if needs_cast else None
+    sums = []
+    for chunk in range(first_chunk, stop_chunk):
+        lo, hi = chunk_bounds(chunk, plan.count)
+        out = values[lo - start : hi - start]
+        if scratch is None:
+            plan.source.fill(chunk, out)
+        else:
+            sampled = scratch[: hi - lo]
+            plan.source.fill(chunk, sampled)
+            out[...] = sampled  # round to nearest even
+        if with_stats:
+            sums.append(chunk_sums(out, plan.moments.mean))
+    return Block(start, stop, values, tuple(sums))
+
+
+class Engine:
+    """Generates planned tensors on a pool of ``threads`` threads (1: on the caller's thread)."""
+
+    def __init__(self, threads: int | None = None) -> None:
+        self.threads = threads or os.cpu_count() or 1
+        self._pool = ThreadPoolExecutor(self.threads, thread_name_prefix="initserve") if self.threads > 1 else None
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+
+    def __enter__(self) -> Engine:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def submit(
+        self,
+        plan: TensorPlan,
+        first_chunk: int,
+        stop_chunk: int,
+        with_stats: bool = True,
+        flat: np.ndarray | None = None,
+    ) -> Future[Block]:
+        """Schedule one block (see ``fill_block``); with one thread it is made before this returns."""
+        if self._pool is None:
+            future: Future[Block] = Future()
+            try:
+                future.set_result(fill_block(plan, first_chunk, stop_chunk, with_stats, flat))
+            except Exception as exc:  # delivered through the future, as the pool would
+                future.set_exception(exc)
+            return future
+        return self._pool.submit(fill_block, plan, first_chunk, stop_chunk, with_stats, flat)
+
+    def blocks(self, plan: TensorPlan, lookahead: int | None = None) -> Iterator[Block]:
+        """The tensor's blocks in order, at most ``lookahead`` blocks made ahead of the consumer."""
+        total = chunk_count(plan.count)
+        ahead = lookahead or 2 * self.threads
+        pending: list[Future[Block]] = []
+        next_chunk = 0
+        try:
+            while next_chunk < total or pending:
+                while next_chunk < total and len(pending) < ahead:
+                    stop = min(next_chunk + BLOCK_CHUNKS, total)
+                    pending.append(self.submit(plan, next_chunk, stop))
+                    next_chunk = stop
+                yield pending.pop(0).result()
+        finally:
+            for future in pending:
+                future.cancel()
+
+    def generate(self, plan: TensorPlan) -> Generated:
+        """The whole tensor, shaped, with its empirical statistics."""
+        flat = np.empty(plan.count, dtype=plan.numpy_dtype)
+        total = chunk_count(plan.count)
+        futures = [
+            self.submit(plan, c, min(c + BLOCK_CHUNKS, total), flat=flat) for c in range(0, total, BLOCK_CHUNKS)
+        ]
+        sums = [s for future in futures for s in future.result().sums]
+        empirical = Empirical.merge(sums, plan.moments.mean)
+        return Generated(flat.reshape(plan.shape), empirical, compare(plan.moments, empirical))
+
+    def generate_range(self, plan: TensorPlan, start: int, stop: int) -> np.ndarray:
+        """Elements [start, stop) of the flat tensor, equal to the same slice of the whole."""
+        if not 0 <= start <= stop <= plan.count:
+            raise ValueError(f"range [{start}, {stop}) is outside the tensor's {plan.count} elements")
+        if start == stop:
+            return np.empty(0, dtype=plan.numpy_dtype)
+        first, last = start // CHUNK_ELEMENTS, (stop - 1) // CHUNK_ELEMENTS + 1
+        futures = [
+            self.submit(plan, c, min(c + BLOCK_CHUNKS, last), with_stats=False)
+            for c in range(first, last, BLOCK_CHUNKS)
+        ]
+        values = np.concatenate([f.result().values for f in futures])
+        offset = first * CHUNK_ELEMENTS
+        return values[start - offset : stop - offset]

@@ -1,0 +1,98 @@
+"""From a request (shape, layout, init, seed, dtype) to a checked plan of the tensor.
+
+Planning does every check and computes everything known before a single
+element is drawn: the fans, the theoretical moments and the source of the
+values. Nothing is allocated in proportion to the tensor's size.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Final
+
+import numpy as np
+
+from service.core.distributions import Moments
+from service.core.dtypes import DTYPES, numpy_dtype, sampling_dtype
+from service.core.errors import LayoutError, ParameterError, ShapeError, TooLargeError
+from service.core.fans import LAYOUTS, FanAxes, Fans, Layout, compute_fans
+from service.core.schemes import SCHEMES, Context, Init
+from service.core.sources import Source
+
+MAX_RANK: Final[int] = 8
+MAX_SEED: Final[int] = 2**53 - 1
+
+
+@dataclass(frozen=True)
+class TensorSpec:
+    """Everything the tensor is a pure function of (with the stream version)."""
+
+    shape: tuple[int, ...]
+    init: Init
+    seed: int
+    dtype: str = "float32"
+    layout: Layout | FanAxes = "keras"
+
+
+@dataclass(frozen=True)
+class TensorPlan:
+    spec: TensorSpec
+    fans: Fans | None
+    moments: Moments
+    source: Source
+    numpy_dtype: np.dtype
+    sampling_dtype: np.dtype
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self.spec.shape
+
+    @property
+    def count(self) -> int:
+        return math.prod(self.spec.shape)
+
+    @property
+    def nbytes(self) -> int:
+        return self.count * self.numpy_dtype.itemsize
+
+
+def check_shape(shape: tuple[int, ...], max_elements: int | None = None) -> int:
+    """The element count of ``shape``; raises for a bad rank or dim, or over ``max_elements``."""
+    if len(shape) > MAX_RANK:
+        raise ShapeError(f"shape has {len(shape)} dims; at most {MAX_RANK} are allowed", "shape")
+    for axis, dim in enumerate(shape):
+        if isinstance(dim, bool) or not isinstance(dim, int) or dim < 1:
+            raise ShapeError(f"every dim must be an integer >= 1; shape[{axis}] is {dim!r}", f"shape.{axis}")
+    count = math.prod(shape)
+    if max_elements is not None and count > max_elements:
+        raise TooLargeError(f"shape {list(shape)} has {count} elements, over the limit of {max_elements}", "shape")
+    return count
+
+
+def plan_tensor(spec: TensorSpec, max_elements: int | None = None) -> TensorPlan:
+    """Check ``spec`` and plan its tensor; raises an ``InitError`` naming the field at fault."""
+    shape = tuple(spec.shape)
+    check_shape(shape, max_elements)
+    if spec.dtype not in DTYPES:
+        raise ParameterError(f"unknown dtype {spec.dtype!r}; expected one of {', '.join(DTYPES)}", "dtype")
+    if isinstance(spec.seed, bool) or not isinstance(spec.seed, int) or not 0 <= spec.seed <= MAX_SEED:
+        raise ParameterError(f"seed must be an integer from 0 to 2^53 - 1, got {spec.seed!r}", "seed")
+    if not isinstance(spec.layout, FanAxes) and spec.layout not in LAYOUTS:
+        raise LayoutError(f"unknown layout {spec.layout!r}; expected one of {', '.join(LAYOUTS)}", "layout")
+    scheme = SCHEMES[spec.init.scheme]
+    if scheme.shape_aware and isinstance(spec.layout, FanAxes):
+        raise LayoutError(
+            f"fan_axes does not apply to {scheme.name}, which reads the shape by layout; give a layout instead",
+            "fan_axes",
+        )
+    if scheme.uses_fans:
+        fans: Fans | None = compute_fans(shape, spec.layout)
+    else:
+        try:
+            fans = compute_fans(shape, spec.layout)
+        except ShapeError:
+            fans = None
+    sampling = sampling_dtype(spec.dtype)
+    recipe = scheme.build(Context(shape, spec.layout, fans, spec.init.params, spec.seed, sampling))
+    return TensorPlan(spec, fans, recipe.moments, recipe.source, numpy_dtype(spec.dtype), sampling)
