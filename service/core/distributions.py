@@ -200,10 +200,7 @@ def _fill_rejected(out: np.ndarray, rejected: np.ndarray, propose) -> None:  # t
 
 def _normal_rejection(rng: np.random.Generator, alpha: float, beta: float, out: np.ndarray) -> None:
     rng.standard_normal(dtype=out.dtype, out=out)
-    if alpha == -beta:
-        rejected = np.flatnonzero(np.abs(out) > beta)
-    else:
-        rejected = np.flatnonzero((out < alpha) | (out > beta))
+    rejected = np.flatnonzero(np.abs(out) > beta) if alpha == -beta else np.flatnonzero((out < alpha) | (out > beta))
 
     def propose(n: int) -> np.ndarray:
         z = rng.standard_normal(n, dtype=out.dtype)

@@ -10,7 +10,6 @@ only on the seed and the chunk's index (see ``service.core.sources``).
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -71,6 +70,18 @@ def fill_block(
     return Block(start, stop, values, tuple(sums))
 
 
+def block_ranges(count: int) -> list[tuple[int, int]]:
+    """The [first_chunk, stop_chunk) ranges of the blocks of a tensor of ``count`` elements."""
+    total = chunk_count(count)
+    return [(first, min(first + BLOCK_CHUNKS, total)) for first in range(0, total, BLOCK_CHUNKS)]
+
+
+def assemble(plan: TensorPlan, flat: np.ndarray, blocks: list[Block]) -> Generated:
+    """The shaped tensor and its statistics, from its flat values and all its blocks in order."""
+    empirical = Empirical.merge((s for block in blocks for s in block.sums), plan.moments.mean)
+    return Generated(flat.reshape(plan.shape), empirical, compare(plan.moments, empirical))
+
+
 class Engine:
     """Generates planned tensors on a pool of ``threads`` threads (1: on the caller's thread)."""
 
@@ -106,33 +117,11 @@ class Engine:
             return future
         return self._pool.submit(fill_block, plan, first_chunk, stop_chunk, with_stats, flat)
 
-    def blocks(self, plan: TensorPlan, lookahead: int | None = None) -> Iterator[Block]:
-        """The tensor's blocks in order, at most ``lookahead`` blocks made ahead of the consumer."""
-        total = chunk_count(plan.count)
-        ahead = lookahead or 2 * self.threads
-        pending: list[Future[Block]] = []
-        next_chunk = 0
-        try:
-            while next_chunk < total or pending:
-                while next_chunk < total and len(pending) < ahead:
-                    stop = min(next_chunk + BLOCK_CHUNKS, total)
-                    pending.append(self.submit(plan, next_chunk, stop))
-                    next_chunk = stop
-                yield pending.pop(0).result()
-        finally:
-            for future in pending:
-                future.cancel()
-
     def generate(self, plan: TensorPlan) -> Generated:
         """The whole tensor, shaped, with its empirical statistics."""
         flat = np.empty(plan.count, dtype=plan.numpy_dtype)
-        total = chunk_count(plan.count)
-        futures = [
-            self.submit(plan, c, min(c + BLOCK_CHUNKS, total), flat=flat) for c in range(0, total, BLOCK_CHUNKS)
-        ]
-        sums = [s for future in futures for s in future.result().sums]
-        empirical = Empirical.merge(sums, plan.moments.mean)
-        return Generated(flat.reshape(plan.shape), empirical, compare(plan.moments, empirical))
+        futures = [self.submit(plan, first, stop, flat=flat) for first, stop in block_ranges(plan.count)]
+        return assemble(plan, flat, [future.result() for future in futures])
 
     def generate_range(self, plan: TensorPlan, start: int, stop: int) -> np.ndarray:
         """Elements [start, stop) of the flat tensor, equal to the same slice of the whole."""

@@ -45,9 +45,7 @@ class FanAxes:
     batch_axis: tuple[int, ...] = ()
 
     @classmethod
-    def of(
-        cls, in_axis: int | Sequence[int], out_axis: int | Sequence[int], batch_axis: Sequence[int] = ()
-    ) -> FanAxes:
+    def of(cls, in_axis: int | Sequence[int], out_axis: int | Sequence[int], batch_axis: Sequence[int] = ()) -> FanAxes:
         """Build from JAX-style arguments, where an axis may be one int or a sequence."""
 
         def as_tuple(axis: int | Sequence[int]) -> tuple[int, ...]:
@@ -67,8 +65,7 @@ class FanAxes:
             for axis in axes:
                 if not -rank <= axis < rank:
                     raise LayoutError(
-                        f"axis {axis} is out of range for a shape of rank {rank} "
-                        f"(valid: {-rank} to {rank - 1})",
+                        f"axis {axis} is out of range for a shape of rank {rank} (valid: {-rank} to {rank - 1})",
                         f"fan_axes.{name}",
                     )
                 axis %= rank

@@ -257,8 +257,14 @@ _SCHEME_LIST: Final[tuple[Scheme, ...]] = (
         summary="Sparse normal weights (PyTorch sparse_, after Martens 2010)",
         formula="W ~ N(0, std^2), then ceil(sparsity * n_out) zeros per input unit",
         params=(
-            Param("sparsity", "number", None, "fraction of zeros per input unit, 0 <= sparsity < 1", minimum=0.0,
-                  exclusive_maximum=1.0),
+            Param(
+                "sparsity",
+                "number",
+                None,
+                "fraction of zeros per input unit, 0 <= sparsity < 1",
+                minimum=0.0,
+                exclusive_maximum=1.0,
+            ),
             Param("std", "number", 0.01, "standard deviation of the non-zero weights, >= 0", minimum=0.0),
         ),
         build=_build_sparse,
@@ -409,4 +415,3 @@ def catalogue() -> list[dict[str, Any]]:
         }
         for s in _SCHEME_LIST
     ]
-

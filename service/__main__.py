@@ -1,0 +1,7 @@
+"""``python -m service`` starts the service, as ``initserve serve`` does."""
+
+import sys
+
+from service.cli import main
+
+sys.exit(main(sys.argv[1:] or ["serve"]))

@@ -1,0 +1,39 @@
+"""Prometheus metrics of one process (prometheus-client, one registry per app)."""
+
+from __future__ import annotations
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    disable_created_metrics,
+    generate_latest,
+)
+
+CONTENT_TYPE = CONTENT_TYPE_LATEST
+disable_created_metrics()  # no *_created series: they double the output and nobody graphs them
+
+
+class Metrics:
+    """Requests by route and status, their latency, and the elements and bytes served."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.requests = Counter(
+            "initserve_requests", "HTTP requests answered.", ["route", "method", "status"], registry=self.registry
+        )
+        self.latency = Histogram(
+            "initserve_request_duration_seconds",
+            "Time from request to the last byte of the answer.",
+            ["route"],
+            buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
+            registry=self.registry,
+        )
+        self.elements = Counter(
+            "initserve_elements_generated", "Tensor elements generated.", ["scheme", "dtype"], registry=self.registry
+        )
+        self.bytes = Counter("initserve_bytes_sent", "Answer body bytes sent.", ["route"], registry=self.registry)
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)

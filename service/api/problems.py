@@ -1,0 +1,111 @@
+"""RFC 9457 problem details (``application/problem+json``) for every error the service returns."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from http import HTTPStatus
+from typing import Any
+
+import orjson
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import Response
+
+from service.api.models import INIT_MODELS
+from service.core import InitError, TooLargeError
+
+MEDIA_TYPE = "application/problem+json"
+_INIT_TAGS = {tag for model in INIT_MODELS.values() for tag in model.model_fields["scheme"].annotation.__args__}
+logger = logging.getLogger("initserve.errors")
+
+
+# RFC 9110 names where Python's http module still has the RFC 7231 ones.
+_TITLES = {413: "Content Too Large", 422: "Unprocessable Content"}
+
+
+def problem_body(status: int, detail: str, request_id: str | None = None, **extra: Any) -> bytes:
+    title = _TITLES.get(status) or HTTPStatus(status).phrase
+    body = {"type": "about:blank", "title": title, "status": status, "detail": detail}
+    body.update({k: v for k, v in extra.items() if v is not None})
+    if request_id:
+        body["request_id"] = request_id
+    return orjson.dumps(body)
+
+
+def problem(
+    request: Request, status: int, detail: str, headers: dict[str, str] | None = None, **extra: Any
+) -> Response:
+    request_id = request.scope.get("state", {}).get("request_id")
+    return Response(problem_body(status, detail, request_id, **extra), status, headers, MEDIA_TYPE)
+
+
+def dotted(loc: Sequence[int | str]) -> str:
+    """``("body", "init", "he", "scale")`` -> ``"init.scale"`` (no ``body``, no union tag)."""
+    parts = [str(p) for p in loc]
+    if parts and parts[0] == "body":
+        parts = parts[1:]
+    if len(parts) > 1 and parts[0] == "init" and parts[1] in _INIT_TAGS:
+        parts = [parts[0], *parts[2:]]
+    return ".".join(parts)
+
+
+def _is_json(request: Request) -> bool:
+    media = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    return media == "application/json" or (media.startswith("application/") and media.endswith("+json"))
+
+
+async def on_validation_error(request: Request, exc: RequestValidationError) -> Response:
+    if not _is_json(request):
+        given = request.headers.get("content-type") or "none"
+        return problem(request, 415, f"send the request body as application/json (got content type {given})")
+    errors = [
+        {"field": dotted(e["loc"]), "message": e["msg"].removeprefix("Value error, "), "type": e["type"]}
+        for e in exc.errors()
+    ]
+    if any(e["type"] == "json_invalid" for e in errors):
+        position = next(e for e in exc.errors() if e["type"] == "json_invalid").get("ctx", {}).get("error", "")
+        return problem(request, 400, f"the request body is not valid JSON: {position}".rstrip(": "))
+    first = errors[0]
+    detail = f"{first['field'] or 'body'}: {first['message']}"
+    if len(errors) > 1:
+        detail += f" (and {len(errors) - 1} more)"
+    return problem(request, 422, detail, field=first["field"] or None, errors=errors)
+
+
+async def on_init_error(request: Request, exc: InitError) -> Response:
+    status = 413 if isinstance(exc, TooLargeError) else 422
+    errors = [{"field": exc.field, "message": exc.message, "type": type(exc).__name__}]
+    return problem(request, status, exc.message, field=exc.field, errors=errors)
+
+
+async def on_http_error(request: Request, exc: StarletteHTTPException) -> Response:
+    return problem(request, exc.status_code, str(exc.detail), headers=getattr(exc, "headers", None))
+
+
+async def on_unexpected_error(request: Request, exc: Exception) -> Response:
+    logger.exception("unhandled error", extra={"request_id": request.scope.get("state", {}).get("request_id")})
+    return problem(request, 500, "the service failed to answer this request; it has been logged")
+
+
+def install(app: FastAPI) -> None:
+    app.add_exception_handler(RequestValidationError, on_validation_error)  # type: ignore[arg-type]
+    app.add_exception_handler(InitError, on_init_error)  # type: ignore[arg-type]
+    app.add_exception_handler(StarletteHTTPException, on_http_error)  # type: ignore[arg-type]
+    app.add_exception_handler(Exception, on_unexpected_error)
+
+
+def documented(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses`` entries for problem answers with the given statuses."""
+    reasons = {
+        400: "The body is not valid JSON.",
+        401: "Missing or wrong API key.",
+        413: "The request body, the tensor or the work it needs exceeds a limit.",
+        415: "The body is not application/json.",
+        422: "A field is invalid; `field` names it.",
+        500: "Unexpected failure (never caused by bad input).",
+        503: "Not ready.",
+    }
+    schema = {"$ref": "#/components/schemas/Problem"}
+    return {s: {"description": reasons[s], "content": {MEDIA_TYPE: {"schema": schema}}} for s in statuses}

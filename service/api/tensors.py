@@ -1,0 +1,208 @@
+"""The tensor operations: HTTP to core calls and back.
+
+Generation runs on the engine's thread pool; the event loop only awaits it,
+so no request blocks another. ``.npy`` answers up to ``buffered_npy_bytes``
+are generated first (empirical statistics go in headers); larger ones stream
+block by block, generation running at most a few blocks ahead of the socket.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from collections import deque
+from collections.abc import AsyncIterator
+from concurrent.futures import Future
+from typing import Any
+
+import anyio
+import numpy as np
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+from starlette.responses import Response, StreamingResponse
+
+from service.api.models import StatsAnswer, TensorAnswer, TensorRequest
+from service.api.problems import documented
+from service.core import (
+    MAX_SEED,
+    STREAM_VERSION,
+    Empirical,
+    Engine,
+    FanAxes,
+    Generated,
+    LayoutError,
+    TensorPlan,
+    TensorSpec,
+    plan_tensor,
+    resolve_init,
+)
+from service.core.engine import Block, assemble, block_ranges
+from service.core.stats import Comparison, compare
+from service.encode import json as json_answer
+from service.encode import npy
+
+router = APIRouter(tags=["tensors"])
+_ERRORS = documented(400, 413, 415, 422, 500)
+
+
+def to_spec(body: TensorRequest) -> TensorSpec:
+    """The core's request; picks a seed when none is given."""
+    if body.fan_axes is not None and "layout" in body.model_fields_set:
+        raise LayoutError("give either layout or fan_axes, not both", "fan_axes")
+    layout: Any = body.layout
+    if body.fan_axes is not None:
+        axes = body.fan_axes
+        layout = FanAxes.of(axes.in_axis, axes.out_axis, axes.batch_axis)
+    init = resolve_init(body.init.scheme, body.init.model_dump(exclude={"scheme"}))  # type: ignore[attr-defined]
+    seed = body.seed if body.seed is not None else secrets.randbelow(MAX_SEED + 1)
+    return TensorSpec(tuple(body.shape), init, seed, body.dtype, layout)
+
+
+def _plan(request: Request, body: TensorRequest, max_elements: int) -> TensorPlan:
+    plan = plan_tensor(to_spec(body), max_elements)
+    request.app.state.metrics.elements.labels(plan.spec.init.scheme, plan.spec.dtype).inc(plan.count)
+    return plan
+
+
+def _engine(request: Request) -> Engine:
+    return request.app.state.engine
+
+
+def _cancel(futures: list[Future[Block]] | deque[Future[Block]]) -> None:
+    """Drop blocks not yet started (the client left, or a block failed)."""
+    for future in futures:
+        future.cancel()
+
+
+async def generate(engine: Engine, plan: TensorPlan) -> Generated:
+    """The whole tensor, made on the pool while the event loop stays free."""
+    flat = np.empty(plan.count, dtype=plan.numpy_dtype)
+    futures = [engine.submit(plan, first, stop, flat=flat) for first, stop in block_ranges(plan.count)]
+    try:
+        blocks = [await asyncio.wrap_future(future) for future in futures]
+    finally:
+        _cancel(futures)
+    return assemble(plan, flat, blocks)
+
+
+async def blocks_in_order(
+    engine: Engine, plan: TensorPlan, lookahead: int, with_stats: bool = True
+) -> AsyncIterator[Block]:
+    """The tensor's blocks in order, with at most ``lookahead`` blocks made or in making ahead."""
+    ranges = deque(block_ranges(plan.count))
+    pending: deque[Future[Block]] = deque()
+    try:
+        while ranges or pending:
+            while ranges and len(pending) < lookahead:
+                first, stop = ranges.popleft()
+                pending.append(engine.submit(plan, first, stop, with_stats))
+            yield await asyncio.wrap_future(pending.popleft())
+    finally:
+        _cancel(pending)
+
+
+def _number(value: float | int) -> str:
+    """Shortest decimal that round-trips the float64 (Python's repr)."""
+    return repr(float(value)) if isinstance(value, float) else str(value)
+
+
+def init_headers(plan: TensorPlan, empirical: Empirical | None, comparison: Comparison | None) -> dict[str, str]:
+    """The ``X-Init-*`` headers; a header whose value would be null is left out."""
+    values: dict[str, float | int | str | None] = {
+        "X-Init-Seed": plan.spec.seed,
+        "X-Init-Fan-In": plan.fans.fan_in if plan.fans else None,
+        "X-Init-Fan-Out": plan.fans.fan_out if plan.fans else None,
+        "X-Init-Stream-Version": STREAM_VERSION,
+        "X-Init-Theoretical-Variance": plan.moments.variance,
+    }
+    if empirical is not None and comparison is not None:
+        values["X-Init-Empirical-Mean"] = empirical.mean
+        values["X-Init-Empirical-Variance"] = empirical.variance
+        values["X-Init-Variance-Ratio"] = comparison.variance_ratio
+    return {k: v if isinstance(v, str) else _number(v) for k, v in values.items() if v is not None}
+
+
+_NPY_HEADERS = {
+    "Content-Disposition": ('attachment; filename="tensor.npy"', "always"),
+    "X-Init-Seed": ("the seed used (chosen by the service when the request had none)", "always"),
+    "X-Init-Fan-In": ("fan_in in the request's layout; absent where undefined", "when defined"),
+    "X-Init-Fan-Out": ("fan_out in the request's layout; absent where undefined", "when defined"),
+    "X-Init-Stream-Version": ("version of the random stream", "always"),
+    "X-Init-Theoretical-Variance": ("variance of the sampling distribution", "always"),
+    "X-Init-Empirical-Mean": ("mean of the tensor sent", "tensors up to the buffered size (16 MiB by default)"),
+    "X-Init-Empirical-Variance": ("population variance of the tensor sent", "tensors up to the buffered size"),
+    "X-Init-Variance-Ratio": ("empirical / theoretical variance", "buffered tensors with a variance > 0"),
+}
+_NPY_RESPONSE: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "The tensor as NPY v1.0 (`numpy.load` reads it), C order, little-endian.",
+        "content": {npy.MEDIA_TYPE: {"schema": {"type": "string", "format": "binary"}}},
+        "headers": {
+            name: {"description": f"{text} ({when})", "schema": {"type": "string"}}
+            for name, (text, when) in _NPY_HEADERS.items()
+        },
+    },
+    **_ERRORS,
+}
+
+
+@router.post(
+    "/v1/tensors",
+    operation_id="create_tensor",
+    summary="Generate a tensor, answered as JSON with its data",
+    response_model=TensorAnswer,
+    response_class=JSONResponse,
+    responses=_ERRORS,
+)
+async def create_tensor(request: Request, body: TensorRequest) -> Response:
+    plan = _plan(request, body, request.app.state.settings.max_json_elements)
+    made = await generate(_engine(request), plan)
+    content = await anyio.to_thread.run_sync(json_answer.answer, plan, made.empirical, made.comparison, made.array)
+    return Response(content, media_type=json_answer.MEDIA_TYPE)
+
+
+@router.post(
+    "/v1/tensors/stats",
+    operation_id="create_tensor_stats",
+    summary="Generate a tensor and answer only its statistics",
+    response_model=StatsAnswer,
+    response_class=JSONResponse,
+    responses=_ERRORS,
+)
+async def create_tensor_stats(request: Request, body: TensorRequest) -> Response:
+    plan = _plan(request, body, request.app.state.settings.max_elements)
+    engine = _engine(request)
+    sums = [s async for block in blocks_in_order(engine, plan, 2 * engine.threads) for s in block.sums]
+    empirical = Empirical.merge(sums, plan.moments.mean)
+    return Response(json_answer.answer(plan, empirical, compare(plan.moments, empirical), None), 200)
+
+
+@router.post(
+    "/v1/tensors/npy",
+    operation_id="create_tensor_npy",
+    summary="Generate a tensor, answered as .npy bytes",
+    response_class=Response,
+    responses=_NPY_RESPONSE,
+)
+async def create_tensor_npy(request: Request, body: TensorRequest) -> Response:
+    settings = request.app.state.settings
+    plan = _plan(request, body, settings.max_elements)
+    header = npy.npy_header(plan.shape, plan.numpy_dtype)
+    engine = _engine(request)
+    headers = {
+        "Content-Disposition": 'attachment; filename="tensor.npy"',
+        "Content-Length": str(len(header) + plan.nbytes),
+    }
+    if plan.nbytes <= settings.buffered_npy_bytes:
+        made = await generate(engine, plan)
+        headers.update(init_headers(plan, made.empirical, made.comparison))
+        parts: Any = iter((header, npy.body_view(made.array)))
+        return StreamingResponse(parts, media_type=npy.MEDIA_TYPE, headers=headers)
+
+    async def stream() -> AsyncIterator[bytes | memoryview]:
+        yield header
+        async for block in blocks_in_order(engine, plan, 2 * engine.threads, with_stats=False):
+            yield npy.body_view(block.values)
+
+    headers.update(init_headers(plan, None, None))
+    return StreamingResponse(stream(), media_type=npy.MEDIA_TYPE, headers=headers)

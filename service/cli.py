@@ -1,0 +1,132 @@
+"""The ``initserve`` command: ``serve``, ``openapi`` (export the spec) and ``generate`` (a local .npy)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from service.settings import Settings
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from service.logs import log_config
+
+    settings = Settings()
+    overrides = {k: v for k, v in vars(args).items() if k in ("host", "port", "workers", "log_level") and v is not None}
+    settings = settings.model_copy(update=overrides)
+    uvicorn.run(
+        "service.main:create_app",
+        factory=True,
+        host=settings.host,
+        port=settings.port,
+        workers=settings.workers,
+        log_config=log_config(settings.log_level),
+        timeout_graceful_shutdown=20,
+    )
+    return 0
+
+
+def openapi_text() -> str:
+    """The OpenAPI document, exactly as committed in ``openapi/openapi.json``."""
+    from service.main import create_app
+
+    return json.dumps(create_app(Settings()).openapi(), indent=2, sort_keys=True) + "\n"
+
+
+def _openapi(args: argparse.Namespace) -> int:
+    text = openapi_text()
+    if args.output == "-":
+        sys.stdout.write(text)
+    else:
+        Path(args.output).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.output).write_text(text)
+    return 0
+
+
+def _parse_value(text: str) -> object:
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return text
+
+
+def _generate(args: argparse.Namespace) -> int:
+    from service.core import FanAxes, InitError, make_tensor
+
+    params = {}
+    for item in args.param:
+        key, sep, value = item.partition("=")
+        if not sep:
+            print(f"--param takes NAME=VALUE, got {item!r}", file=sys.stderr)
+            return 2
+        params[key] = _parse_value(value)
+    layout: str | FanAxes = args.layout
+    if args.in_axis is not None or args.out_axis is not None:
+        layout = FanAxes.of(args.in_axis or [], args.out_axis or [], args.batch_axis or [])
+    try:
+        made = make_tensor(
+            args.shape,
+            args.scheme,
+            seed=args.seed,
+            layout=layout,
+            dtype=args.dtype,
+            threads=args.threads,
+            params=params,
+        )
+    except InitError as exc:
+        print(f"error ({exc.field}): {exc.message}", file=sys.stderr)
+        return 2
+    np.save(args.output, made.array, allow_pickle=False)
+    e = made.empirical
+    print(
+        f"wrote {args.output}: shape {list(made.array.shape)} {args.dtype}, "
+        f"mean {e.mean:.6g}, variance {e.variance:.6g} (ratio {made.comparison.variance_ratio})"
+    )
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    root = argparse.ArgumentParser(prog="initserve", description=__doc__)
+    commands = root.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser("serve", help="start the HTTP service (settings from INITSERVE_* variables)")
+    serve.add_argument("--host")
+    serve.add_argument("--port", type=int)
+    serve.add_argument("--workers", type=int)
+    serve.add_argument("--log-level", dest="log_level")
+    serve.set_defaults(run=_serve)
+
+    openapi = commands.add_parser("openapi", help="write the OpenAPI document")
+    openapi.add_argument("-o", "--output", default="openapi/openapi.json", help="file, or - for stdout")
+    openapi.set_defaults(run=_openapi)
+
+    generate = commands.add_parser("generate", help="write one tensor to a .npy file, without a server")
+    generate.add_argument("--shape", type=int, nargs="*", required=True)
+    generate.add_argument("--scheme", required=True)
+    generate.add_argument("--seed", type=int, required=True)
+    generate.add_argument("--layout", default="keras", choices=["keras", "jax", "torch"])
+    generate.add_argument("--in-axis", type=int, nargs="+", help="explicit fan axes instead of a layout")
+    generate.add_argument("--out-axis", type=int, nargs="+")
+    generate.add_argument("--batch-axis", type=int, nargs="*")
+    generate.add_argument("--dtype", default="float32", choices=["float32", "float64", "float16"])
+    generate.add_argument("--param", action="append", default=[], help="scheme field, NAME=VALUE (repeatable)")
+    generate.add_argument("--threads", type=int)
+    generate.add_argument("-o", "--output", required=True)
+    generate.set_defaults(run=_generate)
+    return root
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    return int(args.run(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,70 @@
+"""The JSON answer: request echo, fans, statistics and (optionally) the flat data.
+
+Serialized with orjson straight from the arrays. orjson writes the shortest
+decimal that round-trips each float32 (float16 as float32 too; bfloat16 is widened
+to float32 first, exactly), so every value parsed back to the tensor's dtype
+equals the ``.npy`` value bit for bit.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import orjson
+
+from service.core import STREAM_VERSION, Comparison, Empirical, FanAxes, TensorPlan
+
+MEDIA_TYPE = "application/json"
+
+
+def layout_fields(plan: TensorPlan) -> dict[str, Any]:
+    """``layout`` and ``fan_axes`` as the request gave them (one of them is ``None``)."""
+    layout = plan.spec.layout
+    if isinstance(layout, FanAxes):
+        axes = {
+            "in_axis": list(layout.in_axis),
+            "out_axis": list(layout.out_axis),
+            "batch_axis": list(layout.batch_axis),
+        }
+        return {"layout": None, "fan_axes": axes}
+    return {"layout": layout, "fan_axes": None}
+
+
+def stats_fields(plan: TensorPlan, empirical: Empirical, comparison: Comparison) -> dict[str, Any]:
+    m = plan.moments
+    return {
+        "theoretical": {"mean": m.mean, "variance": m.variance, "std": m.std, "low": m.low, "high": m.high},
+        "empirical": {
+            "count": empirical.count,
+            "mean": empirical.mean,
+            "variance": empirical.variance,
+            "std": empirical.std,
+            "min": empirical.min,
+            "max": empirical.max,
+        },
+        "variance_ratio": comparison.variance_ratio,
+        "variance_z": comparison.variance_z,
+    }
+
+
+def answer(plan: TensorPlan, empirical: Empirical, comparison: Comparison, data: np.ndarray | None) -> bytes:
+    """The JSON answer; ``data`` (any shape) is written flat, in C order, when given."""
+    spec = plan.spec
+    body: dict[str, Any] = {
+        "shape": list(spec.shape),
+        "dtype": spec.dtype,
+        **layout_fields(plan),
+        "seed": spec.seed,
+        "init": spec.init.as_dict(),
+        "fan_in": plan.fans.fan_in if plan.fans else None,
+        "fan_out": plan.fans.fan_out if plan.fans else None,
+        "stream_version": STREAM_VERSION,
+        "stats": stats_fields(plan, empirical, comparison),
+    }
+    if data is not None:
+        flat = data.reshape(-1)
+        if flat.dtype.name == "bfloat16":
+            flat = flat.astype(np.float32)  # exact: bfloat16 is a subset of float32; orjson lacks it
+        body["data"] = flat
+    return orjson.dumps(body, option=orjson.OPT_SERIALIZE_NUMPY)

@@ -1,0 +1,56 @@
+"""NPY v1.0 (NEP 1): the header of a C-order little-endian array, and its body as buffers.
+
+The header is the one ``numpy.save`` writes (``numpy.lib.format``), padded so
+the data starts at a multiple of 64 bytes; the body is the array's own memory,
+passed on as ``memoryview`` s without copies.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Sequence
+
+import numpy as np
+from numpy.lib import format as npy_format
+
+from service.core.errors import ParameterError
+
+MEDIA_TYPE = "application/octet-stream"
+
+
+def check_npy_dtype(dtype: np.dtype) -> None:
+    """NPY has no bfloat16 (it would be written as opaque ``|V2``): refuse it."""
+    if dtype.name == "bfloat16":
+        raise ParameterError(
+            "NPY has no bfloat16 type; request bfloat16 as JSON (POST /v1/tensors), "
+            "or float32 as .npy and round it on your side",
+            "dtype",
+        )
+
+
+def npy_header(shape: Sequence[int], dtype: np.dtype) -> bytes:
+    """The NPY v1.0 header of a C-order array, byte for byte what ``numpy.save`` writes."""
+    check_npy_dtype(dtype)
+    buffer = io.BytesIO()
+    header = {
+        "descr": npy_format.dtype_to_descr(dtype.newbyteorder("<")),
+        "fortran_order": False,
+        "shape": tuple(shape),
+    }
+    npy_format.write_array_header_1_0(buffer, header)
+    return buffer.getvalue()
+
+
+def npy_size(shape: Sequence[int], dtype: np.dtype) -> int:
+    """The size of the whole .npy file, known before any element is generated."""
+    count = 1
+    for dim in shape:
+        count *= dim
+    return len(npy_header(shape, dtype)) + count * dtype.itemsize
+
+
+def body_view(values: np.ndarray) -> memoryview:
+    """The bytes of a C-contiguous little-endian array, without a copy."""
+    if values.dtype.byteorder == ">":
+        values = values.astype(values.dtype.newbyteorder("<"))
+    return memoryview(np.ascontiguousarray(values).reshape(-1).view(np.uint8))

@@ -1,0 +1,71 @@
+"""The ASGI application: ``create_app`` builds it from ``Settings``; ``app`` is the default one."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+from fastapi_offline import FastAPIOffline
+
+from service import __version__
+from service.api import meta, problems, tensors
+from service.api.metrics import Metrics
+from service.api.middleware import RequestContext
+from service.api.models import Problem
+from service.core import Engine
+from service.settings import Settings
+
+DESCRIPTION = """\
+Initialized neural-network weight tensors (Glorot/Xavier, He/Kaiming, LeCun, variance scaling,
+orthogonal, identity, dirac, sparse, ...), exact to the frameworks' definitions and reproducible:
+the tensor is a pure function of (shape, layout, init, seed, dtype) and the stream version.
+Errors are RFC 9457 `application/problem+json`.
+"""
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.ready = True
+        try:
+            yield
+        finally:
+            app.state.ready = False
+            app.state.engine.close()
+
+    app = FastAPIOffline(
+        title="initserve",
+        version=__version__,
+        description=DESCRIPTION,
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.engine = Engine(settings.generation_threads())
+    app.state.metrics = Metrics()
+    app.state.ready = False
+    app.include_router(tensors.router)
+    app.include_router(meta.router)
+    problems.install(app)
+    app.add_middleware(
+        RequestContext,  # type: ignore[arg-type]
+        metrics=app.state.metrics,
+        max_body_bytes=settings.max_body_bytes,
+        access_log=settings.access_log,
+    )
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
+            schema["components"]["schemas"]["Problem"] = Problem.model_json_schema(
+                ref_template="#/components/schemas/{model}"
+            )
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+    return app

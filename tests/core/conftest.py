@@ -1,0 +1,51 @@
+"""Shared fixtures of the core tests: plan and generate a tensor in one call."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from collections.abc import Callable
+
+import pytest
+
+from service.core import Engine, FanAxes, Generated, TensorPlan, TensorSpec, plan_tensor, resolve_init
+
+
+def build_plan(
+    shape: tuple[int, ...],
+    scheme: str,
+    params: Mapping[str, object] | None = None,
+    *,
+    layout: str | FanAxes = "keras",
+    dtype: str = "float32",
+    seed: int = 0,
+) -> TensorPlan:
+    return plan_tensor(TensorSpec(tuple(shape), resolve_init(scheme, params), seed, dtype, layout))  # type: ignore[arg-type]
+
+
+@pytest.fixture(scope="session")
+def engine() -> Iterator[Engine]:
+    """A single-threaded engine (bytes never depend on the thread count; test_determinism checks it)."""
+    with Engine(1) as e:
+        yield e
+
+
+@pytest.fixture(scope="session")
+def plan() -> Callable[..., TensorPlan]:
+    return build_plan
+
+
+@pytest.fixture(scope="session")
+def make(engine: Engine) -> Callable[..., tuple[TensorPlan, Generated]]:
+    def _make(
+        shape: tuple[int, ...],
+        scheme: str,
+        params: Mapping[str, object] | None = None,
+        *,
+        layout: str | FanAxes = "keras",
+        dtype: str = "float32",
+        seed: int = 0,
+    ) -> tuple[TensorPlan, Generated]:
+        p = build_plan(shape, scheme, params, layout=layout, dtype=dtype, seed=seed)
+        return p, engine.generate(p)
+
+    return _make
