@@ -11,6 +11,7 @@ import math
 from dataclasses import dataclass
 from typing import Final
 
+import ml_dtypes
 import numpy as np
 
 from service.core.distributions import Moments
@@ -94,5 +95,29 @@ def plan_tensor(spec: TensorSpec, max_elements: int | None = None) -> TensorPlan
         except ShapeError:
             fans = None
     sampling = sampling_dtype(spec.dtype)
-    recipe = scheme.build(Context(shape, spec.layout, fans, spec.init.params, spec.seed, sampling))
+    try:
+        recipe = scheme.build(Context(shape, spec.layout, fans, spec.init.params, spec.seed, sampling))
+    except OverflowError as exc:
+        raise ParameterError(f"these parameters overflow float64 ({exc}); use smaller values", "init") from exc
+    check_range(recipe.moments, spec.dtype)
     return TensorPlan(spec, fans, recipe.moments, recipe.source, numpy_dtype(spec.dtype), sampling)
+
+
+def check_range(moments: Moments, dtype: str) -> None:
+    """Refuse parameters whose values would overflow ``dtype``.
+
+    The reach is the largest bound of the support, or |mean| + 10 std where it
+    is unbounded (P(|Z| > 10) is about 1e-23); it must stay within half the
+    dtype's largest finite value, so that differences of values are finite too.
+    """
+    if moments.low is not None and moments.high is not None:
+        reach = max(abs(moments.low), abs(moments.high))
+    else:
+        reach = abs(moments.mean) + 10.0 * moments.std
+    largest = float(ml_dtypes.finfo(numpy_dtype(dtype)).max)
+    if not (math.isfinite(moments.variance) and reach <= largest / 2):
+        raise ParameterError(
+            f"these parameters give values up to about {reach:.3g}, beyond what {dtype} holds "
+            f"(largest {largest:.4g}); use smaller parameters or a wider dtype",
+            "init",
+        )
