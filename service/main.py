@@ -9,6 +9,7 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from fastapi_offline import FastAPIOffline
+from threadpoolctl import threadpool_limits
 
 from service import __version__
 from service.api import meta, problems, tensors
@@ -31,12 +32,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # Parallelism comes from the engine's pool; a BLAS pool on top (used by the orthogonal
+        # QR) would oversubscribe the cores and stall small requests.
+        blas = threadpool_limits(limits=1, user_api="blas")
         app.state.ready = True
         try:
             yield
         finally:
             app.state.ready = False
             app.state.engine.close()
+            blas.restore_original_limits()
 
     app = FastAPIOffline(
         title="initserve",
