@@ -224,9 +224,7 @@ TORCH_ROWS: list[tuple[str, tuple[int, ...], tuple[int, int], dict[str, Expected
 TORCH_COLUMNS["kaiming_uniform_a_sqrt5"] = ("he", {"distribution": "uniform", "negative_slope": math.sqrt(5.0)})
 
 
-def _cases(
-    rows: list[tuple[str, tuple[int, ...], tuple[int, int], dict[str, Expected]]], layout: str
-) -> list[Any]:
+def _cases(rows: list[tuple[str, tuple[int, ...], tuple[int, int], dict[str, Expected]]], layout: str) -> list[Any]:
     return [
         pytest.param(layout, shape, fans, column, expected, id=f"{layout}-{name}-{column}")
         for name, shape, fans, columns in rows

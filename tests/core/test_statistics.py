@@ -50,11 +50,21 @@ VARIANCE_SCALED: list[Case] = [
     ],
     ("glorot-gain-tanh", DENSE, "jax", "glorot", {"gain": 5.0 / 3.0}),
     ("glorot-negative-gain", DENSE, "keras", "glorot", {"gain": -2.0, "distribution": "normal"}),
-    ("vs-2-fan_avg-uniform", KERAS_CONV, "keras", "variance_scaling", {"scale": 2.0, "mode": "fan_avg",
-                                                                      "distribution": "uniform"}),
+    (
+        "vs-2-fan_avg-uniform",
+        KERAS_CONV,
+        "keras",
+        "variance_scaling",
+        {"scale": 2.0, "mode": "fan_avg", "distribution": "uniform"},
+    ),
     ("vs-0.1-fan_geo_avg-tn", TORCH_CONV, "torch", "variance_scaling", {"scale": 0.1, "mode": "fan_geo_avg"}),
-    ("vs-7-fan_out-normal", DENSE, "jax", "variance_scaling", {"scale": 7.0, "mode": "fan_out",
-                                                              "distribution": "normal"}),
+    (
+        "vs-7-fan_out-normal",
+        DENSE,
+        "jax",
+        "variance_scaling",
+        {"scale": 7.0, "mode": "fan_out", "distribution": "normal"},
+    ),
 ]
 
 PLAIN: list[Case] = [
@@ -145,8 +155,9 @@ def assert_converges(plan: TensorPlan, gen: Generated) -> None:
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
-@pytest.mark.parametrize(("shape", "layout", "scheme", "params"), [c[1:] for c in ALL_CASES],
-                         ids=[c[0] for c in ALL_CASES])
+@pytest.mark.parametrize(
+    ("shape", "layout", "scheme", "params"), [c[1:] for c in ALL_CASES], ids=[c[0] for c in ALL_CASES]
+)
 def test_empirical_converges_to_theory(
     make: MakeFn, shape: tuple[int, ...], layout: str, scheme: str, params: dict[str, Any], dtype: str
 ) -> None:
@@ -252,16 +263,27 @@ def gram(w: np.ndarray) -> np.ndarray:
 @pytest.mark.parametrize("layout", ["keras", "jax", "torch"])
 @pytest.mark.parametrize(
     "shape",
-    [(64, 64), (100, 40), (40, 100), (1, 7), (7, 1), (3, 3, 64, 128), (128, 64, 3, 3), (2, 2, 4, 64), (16, 2, 2, 2),
-     (5, 4, 3)],
+    [
+        (64, 64),
+        (100, 40),
+        (40, 100),
+        (1, 7),
+        (7, 1),
+        (3, 3, 64, 128),
+        (128, 64, 3, 3),
+        (2, 2, 4, 64),
+        (16, 2, 2, 2),
+        (5, 4, 3),
+    ],
 )
 @pytest.mark.parametrize("gain", [1.0, 2.0, -0.5])
 def test_orthogonal_is_orthogonal(make: MakeFn, shape: tuple[int, ...], layout: str, gain: float) -> None:
     plan, gen = make(shape, "orthogonal", {"gain": gain}, layout=layout, seed=99)
     w = flattened(gen.array, layout)
     rows, cols = w.shape
-    assert (rows, cols) == ((shape[0], math.prod(shape[1:])) if layout == "torch" else
-                            (math.prod(shape[:-1]), shape[-1]))
+    assert (rows, cols) == (
+        (shape[0], math.prod(shape[1:])) if layout == "torch" else (math.prod(shape[:-1]), shape[-1])
+    )
     g = gram(w)
     np.testing.assert_allclose(g, gain * gain * np.eye(min(rows, cols)), rtol=0, atol=1e-5 * gain * gain)
     assert plan.moments.variance == pytest.approx(gain * gain / max(rows, cols), rel=1e-12)
@@ -332,7 +354,12 @@ def test_hand_built_dirac_matches_the_anchor_examples() -> None:
     """anchors 7.4: dirac_((4,2,4,4)) ones at [0,0,2,2], [1,1,2,2]; groups=3 on (6,2,3) one identity per group."""
     assert [tuple(i) for i in np.argwhere(torch_dirac((4, 2, 4, 4)))] == [(0, 0, 2, 2), (1, 1, 2, 2)]
     assert [tuple(i) for i in np.argwhere(torch_dirac((6, 2, 3), 3))] == [
-        (0, 0, 1), (1, 1, 1), (2, 0, 1), (3, 1, 1), (4, 0, 1), (5, 1, 1),
+        (0, 0, 1),
+        (1, 1, 1),
+        (2, 0, 1),
+        (3, 1, 1),
+        (4, 0, 1),
+        (5, 1, 1),
     ]
 
 
