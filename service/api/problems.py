@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Sequence
 from http import HTTPStatus
 from typing import Any
@@ -41,13 +42,26 @@ def problem(
     return Response(problem_body(status, detail, request_id, **extra), status, headers, MEDIA_TYPE)
 
 
-def dotted(loc: Sequence[int | str]) -> str:
-    """``("body", "init", "he", "scale")`` -> ``"init.scale"`` (no ``body``, no union tag)."""
+_UNION_TAG_ERRORS = {"union_tag_invalid", "union_tag_not_found"}
+_NAME = re.compile(r"[a-z_][a-z0-9_]*|[0-9]+")
+_TYPE_LABELS = {"int", "float", "list", "str", "bool", "none"}
+
+
+def dotted(loc: Sequence[int | str], error_type: str = "") -> str:
+    """The request field of a Pydantic error location, dotted.
+
+    ``("body", "init", "he", "scale")`` -> ``"init.scale"``: no ``body``, no
+    union tag, no union-member labels such as ``list[...]``; an unknown or
+    missing scheme tag is reported on ``init.scheme``.
+    """
     parts = [str(p) for p in loc]
     if parts and parts[0] == "body":
         parts = parts[1:]
     if len(parts) > 1 and parts[0] == "init" and parts[1] in _INIT_TAGS:
         parts = [parts[0], *parts[2:]]
+    parts = [p for p in parts if _NAME.fullmatch(p) and p not in _TYPE_LABELS]
+    if error_type in _UNION_TAG_ERRORS:
+        parts.append("scheme")
     return ".".join(parts)
 
 
@@ -60,10 +74,11 @@ async def on_validation_error(request: Request, exc: RequestValidationError) -> 
     if not _is_json(request):
         given = request.headers.get("content-type") or "none"
         return problem(request, 415, f"send the request body as application/json (got content type {given})")
-    errors = [
-        {"field": dotted(e["loc"]), "message": e["msg"].removeprefix("Value error, "), "type": e["type"]}
-        for e in exc.errors()
-    ]
+    errors: list[dict[str, str]] = []
+    for e in exc.errors():
+        field = dotted(e["loc"], e["type"])
+        if all(seen["field"] != field for seen in errors):  # a union reports one error per member
+            errors.append({"field": field, "message": e["msg"].removeprefix("Value error, "), "type": e["type"]})
     if any(e["type"] == "json_invalid" for e in errors):
         position = next(e for e in exc.errors() if e["type"] == "json_invalid").get("ctx", {}).get("error", "")
         return problem(request, 400, f"the request body is not valid JSON: {position}".rstrip(": "))

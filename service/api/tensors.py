@@ -36,8 +36,9 @@ from service.core import (
     plan_tensor,
     resolve_init,
 )
-from service.core.engine import Block, assemble, block_ranges
-from service.core.stats import Comparison, compare
+from service.core.dtypes import numpy_dtype
+from service.core.engine import Block, assemble, block_ranges, statistics
+from service.core.stats import Comparison
 from service.encode import json as json_answer
 from service.encode import npy
 
@@ -173,8 +174,8 @@ async def create_tensor_stats(request: Request, body: TensorRequest) -> Response
     plan = _plan(request, body, request.app.state.settings.max_elements)
     engine = _engine(request)
     sums = [s async for block in blocks_in_order(engine, plan, 2 * engine.threads) for s in block.sums]
-    empirical = Empirical.merge(sums, plan.moments.mean)
-    return Response(json_answer.answer(plan, empirical, compare(plan.moments, empirical), None), 200)
+    empirical, comparison = statistics(plan, sums)
+    return Response(json_answer.answer(plan, empirical, comparison, None), media_type=json_answer.MEDIA_TYPE)
 
 
 @router.post(
@@ -186,6 +187,7 @@ async def create_tensor_stats(request: Request, body: TensorRequest) -> Response
 )
 async def create_tensor_npy(request: Request, body: TensorRequest) -> Response:
     settings = request.app.state.settings
+    npy.check_npy_dtype(numpy_dtype(body.dtype))
     plan = _plan(request, body, settings.max_elements)
     header = npy.npy_header(plan.shape, plan.numpy_dtype)
     engine = _engine(request)

@@ -10,6 +10,7 @@ only on the seed and the chunk's index (see ``service.core.sources``).
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -66,7 +67,7 @@ def fill_block(
             plan.source.fill(chunk, sampled)
             out[...] = sampled  # round to nearest even
         if with_stats:
-            sums.append(chunk_sums(out, plan.moments.mean))
+            sums.append(chunk_sums(out, plan.moments.mean, plan.sum_scale))
     return Block(start, stop, values, tuple(sums))
 
 
@@ -76,10 +77,16 @@ def block_ranges(count: int) -> list[tuple[int, int]]:
     return [(first, min(first + BLOCK_CHUNKS, total)) for first in range(0, total, BLOCK_CHUNKS)]
 
 
+def statistics(plan: TensorPlan, sums: Iterable[ChunkSums]) -> tuple[Empirical, Comparison]:
+    """The tensor's empirical statistics from all its chunk sums, in chunk order."""
+    empirical = Empirical.merge(sums, plan.moments.mean, plan.sum_scale)
+    return empirical, compare(plan.moments, empirical)
+
+
 def assemble(plan: TensorPlan, flat: np.ndarray, blocks: list[Block]) -> Generated:
     """The shaped tensor and its statistics, from its flat values and all its blocks in order."""
-    empirical = Empirical.merge((s for block in blocks for s in block.sums), plan.moments.mean)
-    return Generated(flat.reshape(plan.shape), empirical, compare(plan.moments, empirical))
+    empirical, comparison = statistics(plan, (s for block in blocks for s in block.sums))
+    return Generated(flat.reshape(plan.shape), empirical, comparison)
 
 
 class Engine:

@@ -20,6 +20,7 @@ from service.core.errors import LayoutError, ParameterError, ShapeError, TooLarg
 from service.core.fans import LAYOUTS, FanAxes, Fans, Layout, compute_fans
 from service.core.schemes import SCHEMES, Context, Init
 from service.core.sources import Source
+from service.core.stats import sum_scale
 
 MAX_RANK: Final[int] = 8
 MAX_SEED: Final[int] = 2**53 - 1
@@ -56,6 +57,10 @@ class TensorPlan:
     @property
     def nbytes(self) -> int:
         return self.count * self.numpy_dtype.itemsize
+
+    @property
+    def sum_scale(self) -> float:
+        return sum_scale(self.moments.std)
 
 
 def check_shape(shape: tuple[int, ...], max_elements: int | None = None) -> int:
@@ -98,26 +103,37 @@ def plan_tensor(spec: TensorSpec, max_elements: int | None = None) -> TensorPlan
     try:
         recipe = scheme.build(Context(shape, spec.layout, fans, spec.init.params, spec.seed, sampling))
     except OverflowError as exc:
-        raise ParameterError(f"these parameters overflow float64 ({exc}); use smaller values", "init") from exc
-    check_range(recipe.moments, spec.dtype)
+        raise ParameterError("these parameters overflow float64; use smaller values", "init") from exc
+    check_range(recipe.moments, recipe.reach, spec.dtype)
     return TensorPlan(spec, fans, recipe.moments, recipe.source, numpy_dtype(spec.dtype), sampling)
 
 
-def check_range(moments: Moments, dtype: str) -> None:
+#: Largest |value| served in float64: keeps the statistics' fourth powers finite.
+MAX_FLOAT64_VALUE: Final[float] = 1e150
+
+
+def check_range(moments: Moments, reach: float | None, dtype: str) -> None:
     """Refuse parameters whose values would overflow ``dtype``.
 
-    The reach is the largest bound of the support, or |mean| + 10 std where it
-    is unbounded (P(|Z| > 10) is about 1e-23); it must stay within half the
-    dtype's largest finite value, so that differences of values are finite too.
+    The reach is ``reach`` when the scheme knows it, else the largest bound of
+    the support, or |mean| + 10 std where it is unbounded (P(|Z| > 10) is about
+    1e-23). It must fit the dtype; in float32 and float64, which are also the
+    sampling dtypes, within half the range so that high - low stays finite;
+    and in float64 within 1e150.
     """
-    if moments.low is not None and moments.high is not None:
+    if reach is None and moments.low is not None and moments.high is not None:
         reach = max(abs(moments.low), abs(moments.high))
-    else:
+    elif reach is None:
         reach = abs(moments.mean) + 10.0 * moments.std
-    largest = float(ml_dtypes.finfo(numpy_dtype(dtype)).max)
-    if not (math.isfinite(moments.variance) and reach <= largest / 2):
+    out = numpy_dtype(dtype)
+    largest = float(ml_dtypes.finfo(out).max)
+    if out == sampling_dtype(dtype):
+        largest /= 2
+    if dtype == "float64":
+        largest = MAX_FLOAT64_VALUE
+    if not (math.isfinite(moments.variance) and reach <= largest):
         raise ParameterError(
-            f"these parameters give values up to about {reach:.3g}, beyond what {dtype} holds "
-            f"(largest {largest:.4g}); use smaller parameters or a wider dtype",
+            f"these parameters give values up to about {reach:.3g}, beyond the {largest:.4g} served "
+            f"in {dtype}; use smaller parameters or a wider dtype",
             "init",
         )

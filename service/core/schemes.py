@@ -62,10 +62,12 @@ class Context:
 
 @dataclass(frozen=True)
 class Recipe:
-    """How to make a tensor's values, and the moments they are drawn from."""
+    """How to make a tensor's values, the moments they are drawn from, and a bound on |value|
+    where the moments alone would misjudge it (``None``: derived from the moments)."""
 
     source: Source
     moments: Moments
+    reach: float | None = None
 
 
 @dataclass(frozen=True)
@@ -103,9 +105,11 @@ def variance_scaled(variance: float, distribution: str) -> Distribution:
     """The distribution of mean 0 and exactly ``variance``, in the named family."""
     if distribution == "uniform":
         limit = math.sqrt(3.0 * variance)
-        return Uniform(-limit, limit)
+        return Uniform(-limit, limit) if limit > 0.0 else Uniform(0.0, 0.0)
     if distribution == "normal":
         return Normal(0.0, math.sqrt(variance))
+    if variance == 0.0:
+        return Constant(0.0)  # a gain of 0: sigma0 = 0 and the bounds +-2 sigma0 collapse to 0
     return TruncatedNormal.sigma_relative(variance)
 
 
@@ -114,8 +118,12 @@ def _random(ctx: Context, distribution: Distribution) -> Recipe:
 
 
 def _scaled(ctx: Context, scale: float, mode: str, distribution: str) -> Recipe:
+    """``variance = scale / fan``; the moments carry that variance exactly (not std^2 rounded)."""
     assert ctx.fans is not None
-    return _random(ctx, variance_scaled(scale / fan_for_mode(ctx.fans, mode), distribution))
+    variance = scale / fan_for_mode(ctx.fans, mode)
+    sampled = variance_scaled(variance, distribution)
+    bounds = sampled.moments()
+    return Recipe(RandomSource(sampled, ctx.seed), Moments(0.0, variance, bounds.low, bounds.high))
 
 
 def _build_glorot(ctx: Context) -> Recipe:
@@ -144,7 +152,7 @@ def _build_orthogonal(ctx: Context) -> Recipe:
     def compute() -> np.ndarray:
         return shaped.orthogonal(ctx.shape, layout, gain, ctx.seed)
 
-    return Recipe(WholeSource(compute), Moments(0.0, gain * gain / max(rows, cols), None, None))
+    return Recipe(WholeSource(compute), Moments(0.0, gain * gain / max(rows, cols), None, None), reach=abs(gain))
 
 
 def _build_identity(ctx: Context) -> Recipe:
@@ -162,13 +170,15 @@ def _build_sparse(ctx: Context) -> Recipe:
     layout, p = str(ctx.layout), ctx.params
     if len(ctx.shape) != 2:
         raise ShapeError(f"sparse needs a 2-D shape, got shape {list(ctx.shape)}", "shape")
+    shaped.check_whole(math.prod(ctx.shape), "sparse")
     n_out = ctx.shape[0] if layout == "torch" else ctx.shape[1]
     kept = (n_out - shaped.sparse_zeros_per_unit(p["sparsity"], n_out)) / n_out
 
     def compute() -> np.ndarray:
         return shaped.sparse(ctx.shape, layout, p["sparsity"], p["std"], ctx.seed, ctx.sampling_dtype)
 
-    return Recipe(WholeSource(compute), Moments(0.0, p["std"] ** 2 * kept, None, None))
+    moments = Moments(0.0, p["std"] ** 2 * kept, None, None)
+    return Recipe(WholeSource(compute), moments, reach=10.0 * p["std"])
 
 
 def _constant(value: float) -> Recipe:
@@ -348,6 +358,8 @@ def _coerce(param: Param, value: object) -> float | int | str:
         return str(value)
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise ParameterError(f"{param.name} must be a number, got {value!r}", where)
+    if isinstance(value, int) and abs(value) > 2**1023:
+        raise ParameterError(f"{param.name} is too large for a float64: {value}", where)
     if not math.isfinite(value):
         raise ParameterError(f"{param.name} must be finite, got {value!r}", where)
     if param.kind == "integer":

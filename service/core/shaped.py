@@ -10,10 +10,12 @@ chunk from the positions of their non-zeros.
 from __future__ import annotations
 
 import math
+import threading
 from collections.abc import Sequence
 from typing import Final
 
 import numpy as np
+from threadpoolctl import ThreadpoolController
 
 from service.core.distributions import Moments, Normal
 from service.core.errors import ShapeError, TooLargeError
@@ -22,6 +24,14 @@ from service.core.sources import CHUNK_ELEMENTS, RandomSource, auxiliary_generat
 #: Upper bound on rows * cols^2 (rows >= cols) of an orthogonal matrix: the QR
 #: costs about 2 rows cols^2 flops; 2^36 admits 4096 x 4096 (seconds on 2 cores).
 MAX_ORTHOGONAL_WORK: Final[int] = 1 << 36
+#: Upper bound on the elements of a tensor computed whole (orthogonal, sparse):
+#: it is held in memory at once (orthogonal in float64, with the QR's copies).
+MAX_WHOLE_ELEMENTS: Final[int] = 1 << 25
+
+# OpenBLAS' QR gives different bits with different thread counts: factor on one thread,
+# one factorisation at a time (the limit is process-wide).
+_BLAS = ThreadpoolController()
+_QR_LOCK = threading.Lock()
 
 
 def matrix_dims(shape: Sequence[int], layout: str) -> tuple[int, int]:
@@ -44,6 +54,14 @@ def points_moments(count: int, points: int, value: float) -> Moments:
     return Moments(value * p, value * value * p * (1.0 - p), min(present), max(present))
 
 
+def check_whole(count: int, scheme: str) -> None:
+    if count > MAX_WHOLE_ELEMENTS:
+        raise TooLargeError(
+            f"{scheme} is computed whole, in memory; {count} elements is over its limit of {MAX_WHOLE_ELEMENTS} (2^25)",
+            "shape",
+        )
+
+
 # -- orthogonal ---------------------------------------------------------------------------------
 
 
@@ -61,7 +79,8 @@ def orthogonal(shape: Sequence[int], layout: str, gain: float, seed: int) -> np.
     source = RandomSource(Normal(0.0, 1.0), seed)
     for chunk in range(chunk_count(a.size)):
         source.fill(chunk, a[chunk * CHUNK_ELEMENTS : (chunk + 1) * CHUNK_ELEMENTS])
-    q, r = np.linalg.qr(a.reshape(tall, short))
+    with _QR_LOCK, _BLAS.limit(limits=1, user_api="blas"):
+        q, r = np.linalg.qr(a.reshape(tall, short))
     signs = np.sign(np.diagonal(r))
     signs[signs == 0] = 1.0
     q *= signs
@@ -74,6 +93,7 @@ def check_orthogonal(shape: Sequence[int], layout: str) -> tuple[int, int]:
     if len(shape) < 2:
         raise ShapeError(f"orthogonal needs at least 2 dims, got shape {list(shape)}", "shape")
     rows, cols = matrix_dims(shape, layout)
+    check_whole(rows * cols, "orthogonal")
     work = max(rows, cols) * min(rows, cols) ** 2
     if work > MAX_ORTHOGONAL_WORK:
         raise TooLargeError(
@@ -132,13 +152,13 @@ def sparse_zeros_per_unit(sparsity: float, n_out: int) -> int:
 
 def sparse(shape: Sequence[int], layout: str, sparsity: float, std: float, seed: int, dtype: np.dtype) -> np.ndarray:
     """PyTorch ``sparse_``: N(0, std^2) values, and for each input unit exactly
-    ``ceil(sparsity * n_out)`` of its ``n_out`` outgoing weights set to zero.
+    ``k = ceil(sparsity * n_out)`` of its ``n_out`` outgoing weights set to zero.
 
-    Made in torch layout ``(n_out, n_in)`` (values from the seed's stream, in
-    C order; the zeros of input unit j at ``permutation(n_out)[:k]`` of an
-    auxiliary generator, units in order), then transposed for keras/jax, so
-    both layouts hold the same weights. Unlike ``sparse_``, the mask follows
-    the seed.
+    Made in torch layout ``(n_out, n_in)`` (values from the seed's stream, in C
+    order), then transposed for keras/jax, so both layouts hold the same weights.
+    The zeros of input unit j are at the k smallest of ``n_out`` uniform keys,
+    drawn unit after unit from an auxiliary generator (a uniformly random
+    k-subset, like ``sparse_``'s ``randperm``; unlike it, the mask follows the seed).
     """
     n_out, n_in = (shape[0], shape[1]) if layout == "torch" else (shape[1], shape[0])
     values = np.empty(n_out * n_in, dtype=dtype)
@@ -147,8 +167,14 @@ def sparse(shape: Sequence[int], layout: str, sparsity: float, std: float, seed:
         source.fill(chunk, values[chunk * CHUNK_ELEMENTS : (chunk + 1) * CHUNK_ELEMENTS])
     weights = values.reshape(n_out, n_in)
     zeros = sparse_zeros_per_unit(sparsity, n_out)
-    if zeros:
+    if zeros == n_out:
+        weights[...] = 0.0
+    elif zeros:
         rng = auxiliary_generator(seed, 0)
-        for unit in range(n_in):
-            weights[rng.permutation(n_out)[:zeros], unit] = 0.0
+        units_per_draw = max(1, CHUNK_ELEMENTS // n_out)
+        for first in range(0, n_in, units_per_draw):
+            units = np.arange(first, min(first + units_per_draw, n_in))
+            keys = rng.random((units.size, n_out))
+            rows = np.argpartition(keys, zeros - 1, axis=1)[:, :zeros]
+            weights[rows, units[:, None]] = 0.0
     return weights if layout == "torch" else weights.T

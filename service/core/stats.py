@@ -1,8 +1,9 @@
 """Empirical statistics of a generated tensor, accumulated chunk by chunk.
 
 Each chunk contributes its count, min, max and the power sums
-``S_p = sum((x - c)^p)``, p = 1..4, in float64 about a common shift ``c`` (the
-theoretical mean). Merging chunks is then plain addition (Chan, Golub &
+``S_p = sum(((x - c) / s)^p)``, p = 1..4, in float64 about a common shift ``c``
+(the theoretical mean) and scale ``s`` (a power of two, 1 unless the values are
+extreme). Merging chunks is then plain addition (Chan, Golub &
 LeVeque 1979, with a shared origin), done in chunk order so the result is
 independent of scheduling; shifting by a value close to the mean keeps the
 conversion to central moments well conditioned.
@@ -26,7 +27,7 @@ from service.core.distributions import Moments
 
 @dataclass(frozen=True)
 class ChunkSums:
-    """Sufficient statistics of one chunk, about the shift ``shift``."""
+    """Sufficient statistics of one chunk: power sums of ``(x - shift) / scale``."""
 
     count: int
     s1: float
@@ -37,30 +38,40 @@ class ChunkSums:
     maximum: float
 
 
-def chunk_sums(values: np.ndarray, shift: float) -> ChunkSums:
-    """Power sums of ``values - shift`` in float64, and the extremes of ``values``."""
+def sum_scale(std: float) -> float:
+    """The power of two the sums are divided by: 1 for ordinary magnitudes, else about ``std``.
+
+    Dividing by a power of two is exact, and keeps ``(x - c)^4`` summed over
+    2^28 elements inside float64's range for any value the planner admits.
+    """
+    if std == 0.0 or 1e-30 <= std <= 1e30:
+        return 1.0
+    return math.ldexp(1.0, math.frexp(std)[1])
+
+
+def chunk_sums(values: np.ndarray, shift: float, scale: float = 1.0) -> ChunkSums:
+    """Power sums of ``(values - shift) / scale`` in float64, and the extremes of ``values``.
+
+    Element-wise products and NumPy's pairwise sums only (no BLAS dot, whose
+    rounding depends on the BLAS thread count), so the result is reproducible.
+    """
     d = values.astype(np.float64)
     if shift != 0.0:
         d -= shift
+    if scale != 1.0:
+        d *= 1.0 / scale
     d2 = d * d
-    if values.dtype in (np.float32, np.float64):
-        minimum, maximum = float(values.min()), float(values.max())
-    else:
-        minimum, maximum = float(d.min()) + shift, float(d.max()) + shift
-    return ChunkSums(
-        count=values.size,
-        s1=float(d.sum()),
-        s2=float(d2.sum()),
-        s3=float(np.dot(d2, d)),
-        s4=float(np.dot(d2, d2)),
-        minimum=minimum,
-        maximum=maximum,
-    )
+    s1, s2 = float(d.sum()), float(d2.sum())
+    d *= d2
+    s3 = float(d.sum())
+    d2 *= d2
+    s4 = float(d2.sum())
+    return ChunkSums(values.size, s1, s2, s3, s4, float(values.min()), float(values.max()))
 
 
 @dataclass(frozen=True)
 class Empirical:
-    """What the generated tensor actually holds."""
+    """What the generated tensor actually holds; ``variance_se`` is the standard error of ``variance``."""
 
     count: int
     mean: float
@@ -68,10 +79,10 @@ class Empirical:
     std: float
     min: float
     max: float
-    fourth_moment: float
+    variance_se: float
 
     @classmethod
-    def merge(cls, chunks: Iterable[ChunkSums], shift: float) -> Empirical:
+    def merge(cls, chunks: Iterable[ChunkSums], shift: float, scale: float = 1.0) -> Empirical:
         """Combine chunk sums (in the order given) into the tensor's statistics."""
         n = 0
         s1 = s2 = s3 = s4 = 0.0
@@ -88,8 +99,10 @@ class Empirical:
             return cls(0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0)
         d = s1 / n
         m2 = max(s2 / n - d * d, 0.0)
-        m4 = max(s4 / n - 4.0 * d * s3 / n + 6.0 * d * d * s2 / n - 3.0 * d**4, 0.0)
-        return cls(n, shift + d, m2, math.sqrt(m2), minimum, maximum, m4)
+        m4 = max(s4 / n - 4.0 * d * s3 / n + 6.0 * d * d * s2 / n - 3.0 * d * d * d * d, 0.0)
+        se = math.sqrt(max(m4 - m2 * m2, 0.0) / n)
+        square = scale * scale
+        return cls(n, shift + d * scale, m2 * square, math.sqrt(m2) * scale, minimum, maximum, se * square)
 
 
 @dataclass(frozen=True)
@@ -109,6 +122,6 @@ def compare(theoretical: Moments, empirical: Empirical) -> Comparison:
     if theoretical.variance == 0.0 or empirical.count == 0:
         return Comparison(None, None)
     ratio = empirical.variance / theoretical.variance
-    se = math.sqrt(max(empirical.fourth_moment - empirical.variance**2, 0.0) / empirical.count)
+    se = empirical.variance_se
     z = (empirical.variance - theoretical.variance) / se if se > 0.0 else None
     return Comparison(ratio, z)
