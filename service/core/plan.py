@@ -117,18 +117,14 @@ def check_range(moments: Moments, reach: float | None, dtype: str) -> None:
 
     The reach is ``reach`` when the scheme knows it, else the largest bound of
     the support, or |mean| + 10 std where it is unbounded (P(|Z| > 10) is about
-    1e-23). It must fit the dtype; in float32 and float64, which are also the
-    sampling dtypes, within half the range so that high - low stays finite;
-    and in float64 within 1e150.
+    1e-23). It must fit the dtype, and half the range of the sampling dtype (so
+    that high - low stays finite while sampling); in float64, 1e150.
     """
     if reach is None and moments.low is not None and moments.high is not None:
         reach = max(abs(moments.low), abs(moments.high))
     elif reach is None:
         reach = abs(moments.mean) + 10.0 * moments.std
-    out = numpy_dtype(dtype)
-    largest = float(ml_dtypes.finfo(out).max)
-    if out == sampling_dtype(dtype):
-        largest /= 2
+    largest = min(float(ml_dtypes.finfo(numpy_dtype(dtype)).max), float(np.finfo(sampling_dtype(dtype)).max) / 2)
     if dtype == "float64":
         largest = MAX_FLOAT64_VALUE
     if not (math.isfinite(moments.variance) and reach <= largest):

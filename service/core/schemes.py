@@ -181,6 +181,14 @@ def _build_sparse(ctx: Context) -> Recipe:
     return Recipe(WholeSource(compute), moments, reach=10.0 * p["std"])
 
 
+def _build_truncated_normal(ctx: Context) -> Recipe:
+    p = ctx.params
+    largest = float(np.finfo(ctx.sampling_dtype).max) / 2
+    if p["std"] > largest:
+        raise ParameterError(f"std must be at most {largest:.4g} to be sampled in {ctx.sampling_dtype}", "init.std")
+    return _random(ctx, TruncatedNormal(p["mean"], p["std"], p["low"], p["high"]))
+
+
 def _constant(value: float) -> Recipe:
     return Recipe(ConstantSource(value), Constant(value).moments())
 
@@ -318,7 +326,7 @@ _SCHEME_LIST: Final[tuple[Scheme, ...]] = (
             Param("low", "number", -2.0, "absolute lower bound, < high"),
             Param("high", "number", 2.0, "absolute upper bound"),
         ),
-        build=lambda ctx: _random(ctx, TruncatedNormal(*(ctx.params[k] for k in ("mean", "std", "low", "high")))),
+        build=_build_truncated_normal,
         check=_check_low_below_high,
     ),
 )

@@ -91,14 +91,28 @@ def test_json_stats_describe_the_data(client: TestClient) -> None:
     assert math.isfinite(stats["variance_z"])
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="theoretical variance is recomputed as sqrt(variance)**2 (Normal.moments: std**2), "
-    "0.03125000000000001 instead of 2/64 = 0.03125",
+@pytest.mark.parametrize("distribution", ["normal", "uniform", "truncated_normal"])
+@pytest.mark.parametrize(
+    ("init", "variance"),
+    [
+        ({"scheme": "he"}, 2.0 / 64),
+        ({"scheme": "he", "mode": "fan_out"}, 2.0 / 32),
+        ({"scheme": "lecun"}, 1.0 / 64),
+        ({"scheme": "glorot"}, 1.0 / 48),
+        ({"scheme": "variance_scaling", "scale": 3.0, "mode": "fan_out"}, 3.0 / 32),
+    ],
 )
-def test_theoretical_variance_is_the_formula_exactly(client: TestClient) -> None:
-    answer = post_json(client, tensor_request([64, 32], init={"scheme": "he"}))
-    assert answer["stats"]["theoretical"]["variance"] == 2.0 / 64
+def test_theoretical_variance_is_the_formula_exactly(
+    client: TestClient, init: dict[str, Any], variance: float, distribution: str
+) -> None:
+    """scale / fan carried exactly (not sqrt(variance)**2, which gives 0.03125000000000001 for 2/64)."""
+    request = tensor_request([64, 32], init={**init, "distribution": distribution})
+    answer = post_json(client, request)
+    assert answer["stats"]["theoretical"]["variance"] == variance
+    assert json.loads(client.post("/v1/tensors/stats", json=request).content)["stats"]["theoretical"]["variance"] == (
+        variance
+    )
+    assert float(client.post("/v1/tensors/npy", json=request).headers["x-init-theoretical-variance"]) == variance
 
 
 @pytest.mark.parametrize(
@@ -324,14 +338,13 @@ def test_stats_equals_json_answer_without_data(client: TestClient, request_body:
     assert json.loads(stats.content) == {k: v for k, v in answer.items() if k != "data"}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="service/api/tensors.py create_tensor_stats returns Response(..., 200) without media_type: "
-    "no Content-Type header",
-)
 def test_stats_answer_is_application_json(client: TestClient) -> None:
     response = client.post("/v1/tensors/stats", json=tensor_request())
+    assert response.status_code == 200
     assert response.headers.get("content-type") == "application/json"
+    assert response.headers.get("content-type") == client.post("/v1/tensors", json=tensor_request()).headers.get(
+        "content-type"
+    )
 
 
 # -- reproducibility and seeds ------------------------------------------------------------------------------

@@ -24,14 +24,13 @@ def build_plan(
 
 @pytest.fixture(scope="session", autouse=True)
 def single_threaded_blas() -> Iterator[None]:
-    """Run BLAS/LAPACK on one thread.
+    """Run the tests' own BLAS/LAPACK calls (Gram matrices, determinants) on one thread.
 
-    The orthogonal scheme's QR (``np.linalg.qr``) and the engine's chunk
-    statistics (``np.dot``) call OpenBLAS, which by default starts one thread
-    per core *inside* each engine thread: on a loaded 2-core machine a QR of
-    576 x 128 then takes ~1.8 s instead of 0.02 s. Worse, the QR's result
-    depends on the BLAS thread count (see test_determinism's strict xfail), so
-    golden hashes are only meaningful with a fixed count.
+    OpenBLAS by default starts one thread per core *inside* each calling
+    thread, which is slow on a loaded machine. The service's own QR (orthogonal)
+    limits itself to one BLAS thread whatever is set here;
+    test_determinism.test_orthogonal_does_not_depend_on_blas_threads checks it
+    by overriding this limit.
     """
     with threadpool_limits(1, user_api="blas"):
         yield

@@ -530,3 +530,44 @@ def test_torch_trunc_normal_has_our_moments(plan: PlanFn, mean: float, std: floa
     m4 = float(((drawn - drawn.mean()) ** 4).mean())
     assert abs(drawn.mean() - m.mean) <= 4.0 * math.sqrt(m.variance / n)
     assert abs(drawn.var() - m.variance) <= 4.0 * math.sqrt((m4 - drawn.var() ** 2) / n)
+
+
+# -- truncated-normal moments against arbitrary precision ------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("mean", "std", "low", "high"),
+    [
+        (0.0, 1.0, -1e-20, 1e-20),  # the closed form's mass underflows relative to its terms
+        (0.0, 1.0, -0.004, 0.005),  # holds 0
+        (0.0, 1.0, 0.1, 0.1 + 1e-9),
+        (0.0, 1.0, 5.0, 5.001),
+        (0.0, 1.0, 3.0, 3.0099),  # just under the standardized width 0.01
+        (0.0, 1.0, 29.99, 29.999),  # far upper tail
+        (0.0, 1.0, -29.999, -29.995),  # far lower tail
+        (10.0, 0.5, 2.0, 2.001),  # standardized [-16, -15.998]
+        (0.0, 2.0, -0.01, 0.0),
+        (0.0, 1e30, -1.0, 1.0),  # standardized +-1e-30
+    ],
+)
+def test_narrow_truncated_normal_moments_equal_mpmath(
+    plan: PlanFn, mean: float, std: float, low: float, high: float
+) -> None:
+    """Narrow intervals (standardized width < 0.01): mean and variance equal the closed form evaluated with
+    120 significant digits, to about float64 precision (the standardization of the bounds limits it)."""
+    mp = pytest.importorskip("mpmath").mp
+    with mp.workdps(120):
+        mu, sigma = mp.mpf(mean), mp.mpf(std)
+        a, b = (mp.mpf(low) - mu) / sigma, (mp.mpf(high) - mu) / sigma
+
+        def pdf(x: Any) -> Any:
+            return mp.exp(-x * x / 2) / mp.sqrt(2 * mp.pi)
+
+        mass = mp.ncdf(b) - mp.ncdf(a) if b <= 0 else mp.ncdf(-a) - mp.ncdf(-b)
+        shift = (pdf(a) - pdf(b)) / mass
+        expected_mean = float(mu + sigma * shift)
+        expected_variance = float(sigma**2 * (1 + (a * pdf(a) - b * pdf(b)) / mass - shift**2))
+    m = plan((10,), "truncated_normal", {"mean": mean, "std": std, "low": low, "high": high}).moments
+    assert (m.low, m.high) == (low, high)
+    assert m.mean == pytest.approx(expected_mean, rel=1e-14, abs=1e-12 * (high - low))
+    assert m.variance == pytest.approx(expected_variance, rel=1e-11)

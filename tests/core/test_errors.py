@@ -272,9 +272,38 @@ def test_over_max_elements(shape: tuple[int, ...], limit: int) -> None:
 def test_orthogonal_work_limit(plan: PlanFn) -> None:
     """The QR's cost is bounded before any work is done (rows * cols^2 <= 2^36)."""
     with pytest.raises(TooLargeError, match="QR factorisation") as info:
-        plan((8192, 8192), "orthogonal")
+        plan((4096, 8192), "orthogonal")  # 2^25 elements (at the whole-tensor limit), work 2^37
     assert info.value.field == "shape"
     plan((4096, 4096), "orthogonal")  # 2^36: planned, not generated
+
+
+@pytest.mark.parametrize(
+    ("shape", "scheme", "params", "layout"),
+    [
+        ((8192, 8192), "orthogonal", None, "keras"),  # 2^26 elements (its QR work is over the limit too)
+        ((1, (1 << 25) + 1), "orthogonal", None, "keras"),  # a 1 x (2^25 + 1) matrix: tiny QR work
+        ((2, 1 << 24, 2), "orthogonal", None, "torch"),  # flattened to 2 x 2^25 in torch layout
+        ((1 << 13, (1 << 12) + 1), "sparse", {"sparsity": 0.5}, "keras"),
+        (((1 << 25) + 1, 1), "sparse", {"sparsity": 0.5}, "torch"),
+    ],
+)
+def test_whole_tensor_schemes_are_limited_to_2_25_elements(
+    plan: PlanFn, shape: tuple[int, ...], scheme: str, params: dict[str, Any] | None, layout: str
+) -> None:
+    """Orthogonal and sparse are computed whole, in memory: over 2^25 elements is refused before any work."""
+    with pytest.raises(TooLargeError, match=rf"{scheme} is computed whole.*{math.prod(shape)} elements.*2\^25") as info:
+        plan(shape, scheme, params, layout=layout)
+    assert info.value.field == "shape"
+
+
+@pytest.mark.parametrize(
+    ("shape", "scheme", "params"),
+    [((1 << 12, 1 << 13), "sparse", {"sparsity": 0.5}), ((1 << 25, 1), "orthogonal", None)],
+)
+def test_whole_tensor_schemes_at_2_25_elements_are_planned(
+    plan: PlanFn, shape: tuple[int, ...], scheme: str, params: dict[str, Any] | None
+) -> None:
+    assert plan(shape, scheme, params).count == 1 << 25
 
 
 def test_calculate_gain_errors() -> None:
@@ -286,33 +315,33 @@ def test_calculate_gain_errors() -> None:
     assert info.value.field == "negative_slope"
 
 
-# -- known defects (strict xfail: each documents a bug in the core) --------------------------------------------
+# -- extreme parameters ----------------------------------------------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=OverflowError,
-    reason="service/core/schemes.py _coerce: math.isfinite(value) on an int above ~1.8e308 raises OverflowError "
-    "(not ParameterError), which the HTTP layer would turn into a 500",
+@pytest.mark.parametrize(
+    ("scheme", "params", "field"),
+    [
+        ("normal", {"mean": 10**400}, "init.mean"),
+        ("normal", {"std": -(10**400)}, "init.std"),
+        ("dirac", {"groups": 10**400}, "init.groups"),
+    ],
 )
-@pytest.mark.parametrize(("scheme", "params"), [("normal", {"mean": 10**400}), ("dirac", {"groups": 10**400})])
-def test_huge_integer_parameter_is_a_parameter_error(scheme: str, params: dict[str, Any]) -> None:
-    with pytest.raises(ParameterError):
+def test_huge_integer_parameter_is_a_parameter_error(scheme: str, params: dict[str, Any], field: str) -> None:
+    """An int beyond float64's range is a ParameterError naming the field (not an OverflowError, a 500)."""
+    with pytest.raises(ParameterError, match="too large for a float64") as info:
         resolve_init(scheme, params)
+    assert info.value.field == field
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="glorot with gain=0 and distribution=truncated_normal raises ParameterError naming 'init.std', a field "
-    "glorot does not have (TruncatedNormal.sigma_relative(0) -> std 0); uniform and normal give zeros",
-)
-def test_glorot_zero_gain_truncated_normal(make: Callable[..., Any]) -> None:
-    try:
-        _, gen = make((4, 4), "glorot", {"gain": 0.0, "distribution": "truncated_normal"})
-    except ParameterError as error:
-        assert error.field == "init.gain"
-    else:
-        assert (gen.array == 0).all()
+@pytest.mark.parametrize("dtype", ["float32", "float64", "float16", "bfloat16"])
+def test_glorot_zero_gain_truncated_normal(make: Callable[..., Any], dtype: str) -> None:
+    """gain 0: sigma0 = 0 and the bounds +-2 sigma0 collapse to 0, so the tensor is zeros (as uniform and normal)."""
+    plan, gen = make((4, 4), "glorot", {"gain": 0.0, "distribution": "truncated_normal"}, dtype=dtype)
+    assert (gen.array.astype(np.float64) == 0.0).all()
+    m = plan.moments
+    assert (m.mean, m.variance, m.low, m.high) == (0.0, 0.0, 0.0, 0.0)
+    assert gen.comparison.variance_ratio is None
+    assert gen.comparison.variance_z is None
 
 
 @pytest.mark.parametrize(
@@ -331,25 +360,42 @@ def test_glorot_zero_gain_truncated_normal(make: Callable[..., Any]) -> None:
         ("orthogonal", {"gain": 1e200}, "float32"),
         ("identity", {"gain": 1e39}, "float32"),
         ("sparse", {"sparsity": 0.5, "std": 1e38}, "bfloat16"),
+        # the range served: float16 and bfloat16 up to the dtype's max, float32 up to half its max, float64 to 1e150
+        ("constant", {"value": 65505.0}, "float16"),
+        ("constant", {"value": 3.4e38}, "bfloat16"),
+        ("constant", {"value": 1.71e38}, "float32"),
+        ("constant", {"value": math.nextafter(1e150, math.inf)}, "float64"),
+        ("normal", {"std": 1.01e149}, "float64"),
+        ("orthogonal", {"gain": 1.01e150}, "float64"),
+        ("identity", {"gain": -2e150}, "float64"),
     ],
 )
 def test_finite_parameters_that_overflow_the_dtype_are_refused(
     plan: PlanFn, scheme: str, params: dict[str, Any], dtype: str
 ) -> None:
     """Finite parameters whose values (or their variance) overflow the dtype are a ParameterError, never inf/nan."""
-    with pytest.raises(ParameterError, match=r"overflow|beyond what") as info:
+    with pytest.raises(ParameterError, match=rf"overflow float64|beyond the \S+ served in {dtype}") as info:
         plan((4, 4), scheme, params, dtype=dtype)
     assert info.value.field is not None
     assert info.value.field.startswith("init")
+    assert "Numerical result" not in info.value.message  # no errno tuple of the OverflowError
 
 
 @pytest.mark.parametrize(
     ("scheme", "params", "dtype"),
     [
         ("constant", {"value": 30000.0}, "float16"),
+        ("constant", {"value": 40000.0}, "float16"),  # beyond half the float16 max: fine
+        ("constant", {"value": 65504.0}, "float16"),  # the float16 max
+        ("uniform", {"low": -65504.0, "high": 65504.0}, "float16"),
+        ("constant", {"value": 1.6e38}, "bfloat16"),  # within half the float32 range it is sampled in
         ("normal", {"std": 1e36}, "float32"),
+        ("constant", {"value": 1.7e38}, "float32"),
+        ("uniform", {"low": -1.7e38, "high": 1.7e38}, "float32"),
         ("uniform", {"low": -1e30, "high": 1e30}, "float64"),
         ("he", {"negative_slope": 1e100}, "float64"),
+        ("uniform", {"low": -1e150, "high": 1e150}, "float64"),  # the float64 cap
+        ("constant", {"value": -1e150}, "float64"),
     ],
 )
 def test_large_but_representable_parameters_give_finite_tensors(
@@ -360,45 +406,114 @@ def test_large_but_representable_parameters_give_finite_tensors(
     assert math.isfinite(gen.empirical.variance)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=OverflowError,
-    reason="service/core/plan.py check_range admits float64 values up to ~9e307, but service/core/stats.py "
-    "Empirical.merge computes d**4 (Python float power) and the chunk power sums x^4 overflow beyond ~1e77: "
-    "generate() raises OverflowError (a 500) after the plan was accepted",
-)
 @pytest.mark.parametrize(
     ("scheme", "params"),
-    [("uniform", {"low": -1e100, "high": 1e100}), ("normal", {"std": 1e100}), ("identity", {"gain": 1e100})],
+    [
+        ("uniform", {"low": -1e100, "high": 1e100}),
+        ("normal", {"std": 1e100}),
+        ("identity", {"gain": 1e100}),
+        ("uniform", {"low": -1e150, "high": 1e150}),  # the float64 cap: (x - c)^4 would overflow unscaled
+        ("normal", {"std": 1e-150}),  # and (x - c)^4 would underflow to 0
+        ("orthogonal", {"gain": 1e150}),
+    ],
 )
 def test_accepted_plans_have_finite_statistics(plan: PlanFn, scheme: str, params: dict[str, Any]) -> None:
-    try:
-        p = plan((4, 4), scheme, params, dtype="float64")
-    except ParameterError:
-        return
+    """Values up to 1e150 in float64 are served with finite statistics (the power sums are scaled)."""
+    p = plan((64, 64), scheme, params, dtype="float64")
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
+        warnings.simplefilter("error", RuntimeWarning)
         with Engine(1) as engine:
             gen = engine.generate(p)
-    assert math.isfinite(gen.empirical.variance)
-    assert math.isfinite(gen.empirical.fourth_moment)
-    assert gen.comparison.variance_z is None or math.isfinite(gen.comparison.variance_z)
+    x = gen.array.ravel()
+    assert np.isfinite(x).all()
+    emp = gen.empirical
+    assert math.isfinite(emp.variance) and emp.variance > 0.0
+    assert math.isfinite(emp.variance_se) and emp.variance_se > 0.0
+    assert gen.comparison.variance_z is not None and math.isfinite(gen.comparison.variance_z)
+    # NumPy's own, computed on x scaled by a power of two (exact) so that nothing overflows or underflows.
+    s = 2.0 ** -math.frexp(float(np.abs(x).max()))[1]
+    y = x * s
+    m2 = float(y.var())
+    m4 = float(((y - y.mean()) ** 4).mean())
+    assert emp.variance == pytest.approx(m2 / s**2, rel=1e-9)
+    assert emp.variance_se == pytest.approx(math.sqrt((m4 - m2 * m2) / y.size) / s**2, rel=1e-6)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="service/core/plan.py check_range bounds |mean| + 10 std of the *mixture* for sparse (std * "
-    "sqrt(1 - sparsity)), while the non-zero weights are N(0, std^2): sparse std=20000, sparsity=0.99 passes the "
-    "float16 check (reach 1e4 < 32752) yet draws values beyond 65504 -> inf weights and nan statistics",
-)
 def test_sparse_that_overflows_the_dtype_is_refused(plan: PlanFn) -> None:
-    try:
-        p = plan((1000, 1000), "sparse", {"sparsity": 0.99, "std": 20000.0}, layout="torch", dtype="float16")
-    except ParameterError:
-        return
+    """Sparse's reach is 10 std of its non-zero N(0, std^2) weights, not of the sparse mixture."""
+    with pytest.raises(ParameterError, match=r"beyond the \S+ served in float16") as info:
+        plan((1000, 1000), "sparse", {"sparsity": 0.99, "std": 20000.0}, layout="torch", dtype="float16")
+    assert info.value.field == "init"
+    p = plan((1000, 1000), "sparse", {"sparsity": 0.99, "std": 6000.0}, layout="torch", dtype="float16")
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
+        warnings.simplefilter("error", RuntimeWarning)
         with Engine(1) as engine:
             gen = engine.generate(p)
     assert np.isfinite(gen.array.astype(np.float64)).all()
     assert math.isfinite(gen.empirical.variance)
+
+
+def held(p: TensorPlan, bound: float) -> float:
+    """A bound as the tensor can hold it: rounded to the sampling dtype, then to the output dtype."""
+    return float(np.asarray(bound, np.float64).astype(p.sampling_dtype).astype(p.numpy_dtype).astype(np.float64))
+
+
+@pytest.mark.parametrize(
+    ("scheme", "params"),
+    [
+        ("uniform", {"low": -3e38, "high": 3e38}),
+        ("uniform", {"low": -3e38, "high": 1e38}),
+        ("glorot", {"gain": 1.2e39, "distribution": "uniform"}),  # r = 2.6e38
+        ("variance_scaling", {"scale": 1.5e78, "distribution": "uniform"}),  # r = 2.65e38
+    ],
+)
+def test_bfloat16_near_its_max_is_sampled_or_refused(plan: PlanFn, scheme: str, params: dict[str, Any]) -> None:
+    """bfloat16 is served up to its max (~3.39e38) but sampled in float32, whose max is about the same:
+    a uniform's high - low (or 2 r) must not overflow the float32 sampling. Refused naming init, or a real
+    uniform sample (finite, inside the support, with the theoretical variance within 4 standard errors)."""
+    try:
+        p = plan((64, 64), scheme, params, dtype="bfloat16")
+    except ParameterError as error:
+        assert error.field == "init"
+        return
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        with Engine(1) as engine:
+            gen = engine.generate(p)
+    x = gen.array.astype(np.float64)
+    assert np.isfinite(x).all()
+    assert p.moments.low is not None and p.moments.high is not None
+    assert held(p, p.moments.low) <= x.min() < x.max() <= held(p, p.moments.high)
+    assert gen.comparison.variance_z is not None
+    assert abs(gen.comparison.variance_z) <= 4.0
+
+
+@pytest.mark.parametrize(
+    ("params", "dtype"),
+    [
+        ({"std": 1e39, "low": -1.0, "high": 1.0}, "float32"),
+        ({"std": 1e39, "low": -1.0, "high": 1.0}, "float16"),
+        ({"std": 1e39, "low": -1e38, "high": 1e38}, "float32"),
+        ({"std": 1e39, "low": -3e38, "high": 3e38}, "bfloat16"),
+    ],
+)
+def test_truncated_normal_std_beyond_float32_is_sampled_or_refused(
+    plan: PlanFn, params: dict[str, Any], dtype: str
+) -> None:
+    """A truncated normal's bounds may fit the dtype while its std does not fit the float32 it is sampled in.
+    Refused naming an init field, or a real sample: inside [low, high], not piled on the bounds, with the
+    theoretical variance (~(high - low)^2 / 12 here) within 4 standard errors."""
+    try:
+        p = plan((64, 64), "truncated_normal", params, dtype=dtype)
+    except ParameterError as error:
+        assert error.field is not None and error.field.startswith("init")
+        return
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        with Engine(1) as engine:
+            gen = engine.generate(p)
+    x = gen.array.astype(np.float64)
+    assert np.isfinite(x).all()
+    assert held(p, params["low"]) <= x.min() < x.max() <= held(p, params["high"])
+    assert gen.comparison.variance_z is not None
+    assert abs(gen.comparison.variance_z) <= 4.0

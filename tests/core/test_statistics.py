@@ -11,6 +11,7 @@ independently with NumPy from the returned array.
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Callable
 from typing import Any
@@ -19,6 +20,7 @@ import numpy as np
 import pytest
 
 from service.core import Generated, TensorPlan
+from service.core.stats import Empirical, chunk_sums, sum_scale
 
 MakeFn = Callable[..., tuple[TensorPlan, Generated]]
 
@@ -146,7 +148,7 @@ def assert_converges(plan: TensorPlan, gen: Generated) -> None:
     assert abs(reported.variance_z) <= Z_MAX
     assert reported.variance_z == pytest.approx(z, rel=1e-6, abs=1e-6)
     assert reported.variance_ratio == pytest.approx(m2 / m.variance, rel=1e-9)
-    assert gen.empirical.fourth_moment == pytest.approx(m4, rel=1e-6)
+    assert gen.empirical.variance_se == pytest.approx(se, rel=1e-6)
 
     if m.low is not None:
         assert m.high is not None
@@ -230,6 +232,7 @@ def test_half_precision_supports_and_reported_stats(
         ("normal", {"mean": 0.25, "std": 0.0}, 0.25),
         ("glorot", {"gain": 0.0, "distribution": "uniform"}, 0.0),
         ("glorot", {"gain": 0.0, "distribution": "normal"}, 0.0),
+        ("glorot", {"gain": 0.0, "distribution": "truncated_normal"}, 0.0),
         ("sparse", {"sparsity": 0.5, "std": 0.0}, 0.0),
     ],
 )
@@ -497,3 +500,46 @@ def test_constants_exact(
     assert gen.comparison.variance_ratio is None
     assert gen.comparison.variance_z is None
     assert_reported_stats_match_numpy(plan, gen)
+
+
+# -- chunk sums ---------------------------------------------------------------------------------------------
+
+
+def test_chunk_sums_merge_to_numpy_statistics() -> None:
+    """Chunks of uneven sizes, merged in order, give NumPy's population moments of the whole; ``variance_se``
+    is sqrt((m4 - m2^2) / n), the standard error of the population variance."""
+    x = np.random.default_rng(5).standard_normal(200_001) * 3.0 + 1.0
+    bounds = [0, 1, 65_536, 65_537, 150_000, x.size]
+    emp = Empirical.merge([chunk_sums(x[a:b], 1.0) for a, b in itertools.pairwise(bounds)], 1.0)
+    m2 = float(x.var())
+    m4 = float(((x - x.mean()) ** 4).mean())
+    assert emp.count == x.size
+    assert emp.mean == pytest.approx(float(x.mean()), rel=1e-12)
+    assert emp.variance == pytest.approx(m2, rel=1e-12)
+    assert emp.std == pytest.approx(float(x.std()), rel=1e-12)
+    assert emp.variance_se == pytest.approx(math.sqrt((m4 - m2 * m2) / x.size), rel=1e-9)
+    assert (emp.min, emp.max) == (float(x.min()), float(x.max()))
+    assert Empirical.merge([], 0.0).count == 0
+
+
+@pytest.mark.parametrize("exponent", [-60, -1, 1, 60])
+def test_power_of_two_scale_is_exact(exponent: int) -> None:
+    """Dividing the sums by a power of two changes nothing but the range they live in: bit-identical results."""
+    x = np.random.default_rng(6).uniform(-2.0, 5.0, 10_000).astype(np.float32)
+    chunks = [x[:4_000], x[4_000:]]
+    plain = Empirical.merge([chunk_sums(c, 1.5) for c in chunks], 1.5)
+    scale = 2.0**exponent
+    scaled = Empirical.merge([chunk_sums(c, 1.5, scale) for c in chunks], 1.5, scale)
+    assert scaled == plain
+
+
+@pytest.mark.parametrize("std", [0.0, 1e-30, 1e-3, 1.0, 1e30])
+def test_sum_scale_is_one_for_ordinary_magnitudes(std: float) -> None:
+    assert sum_scale(std) == 1.0
+
+
+@pytest.mark.parametrize("std", [1e-300, 1e-150, 1e-31, 1e31, 1e100, 1e150])
+def test_sum_scale_is_a_power_of_two_near_extreme_std(std: float) -> None:
+    scale = sum_scale(std)
+    assert math.frexp(scale)[0] == 0.5  # a power of two
+    assert 0.5 <= std / scale <= 2.0
