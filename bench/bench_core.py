@@ -2,7 +2,7 @@
 
 Usage (from the repository root)::
 
-    python bench/bench_core.py [--repeats N] [--threads T] [--size S] [--blas {service,default}]
+    python bench/bench_core.py [--repeats N] [--threads T] [--size S] [--torch {process,inline,off}]
 
 Three schemes, each against its baselines:
 
@@ -15,19 +15,25 @@ Three schemes, each against its baselines:
 
 Ours is ``Engine(threads).generate(plan)`` (with the statistics), with the default thread count
 (the cores) and with one thread, plus two runs over the same engine pool that only fill the blocks
-(``fill_block(..., with_stats=False)``) or fill them with their chunk statistics, so that the cost of
-the statistics alone is ``fill+stats - fill``. Every contender allocates its output in the timed
-region (as the service does); the previous result is freed before each timed call.
+(``fill_block(..., with_stats=False)``, what the streaming ``.npy`` path does) or fill them with their
+chunk statistics, so that the cost of the statistics alone is ``fill+stats - fill``. Every contender
+allocates its output in the timed region (as the service does); the previous result is freed first.
 
-Noise: within each repeat every contender of a scheme runs once, in an order rotated by one each
-repeat, so a noisy spell hits all of them. The table gives the median and the min over the repeats,
-and two ratios ``ours / baseline``: the ratio of the medians and the median of the per-repeat
-(paired) ratios; the targets are judged on the paired median.
+Noise: within each repeat every contender of a scheme runs once, in a shuffled order (fixed seed),
+so that a noisy spell hits all of them and no contender always follows the same one. The table
+gives the median and the min over the repeats, and two ratios ``ours / baseline``: the ratio of the
+medians and the median of the per-repeat (paired) ratios; the targets are judged on the paired
+median. Each repeat also probes how many cores are free (GIL-free fills one after the other, over
+the same fills on the engine's pool): about 2 on an idle 2-core machine, about 1 when another
+process holds a core.
 
-BLAS: the service limits BLAS to one thread while it runs (``service/main.py``); ``--blas service``
-(the default) does the same here. ``--blas default`` leaves BLAS threads as loaded (the library use
-of ``Engine``/``make_tensor``); on a small machine the threaded ``np.dot`` of the statistics inside the
-engine's pool then oversubscribes the cores. PyTorch does not use BLAS for these initializers.
+PyTorch runs by default in a helper process (``--torch process``), called at its turn in the same
+order, and timed there: importing torch changes the heap of the process that imports it (glibc no
+longer hands freed blocks back to the OS), which would hide a cost that the service, which never
+imports torch, pays. ``--torch inline`` runs it in this process instead.
+
+BLAS: limited to one thread here, as ``service/main.py`` does while the service runs (``--blas
+default`` leaves it as loaded). PyTorch's initializers use no BLAS.
 """
 
 from __future__ import annotations
@@ -36,14 +42,17 @@ import argparse
 import gc
 import hashlib
 import json
+import multiprocessing as mp
 import os
 import platform
+import random
 import statistics
 import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -53,29 +62,123 @@ from service.core.engine import Engine, block_ranges
 from service.core.plan import TensorPlan, TensorSpec, plan_tensor
 from service.core.schemes import resolve_init
 
-try:
-    import torch
-except ImportError:  # the torch baselines are skipped
-    torch = None
+SCHEMES = ("he-normal", "glorot-uniform", "trunc-normal")
 
-try:
-    from threadpoolctl import ThreadpoolController
-except ImportError:
-    ThreadpoolController = None
-
+#: scheme: (baseline, sense, bound); "<=": ours/baseline <= bound; ">=": baseline/ours >= bound.
 TARGETS: dict[str, tuple[str, str, float]] = {
-    # scheme: (our contender, baseline, bound); "<=": ours/baseline <= bound; ">=": baseline/ours >= bound
     "he-normal": ("torch kaiming_normal_", "<=", 1.3),
     "glorot-uniform": ("torch kaiming_uniform_", "<=", 1.0),
     "trunc-normal": ("torch trunc_normal_", ">=", 4.0),
 }
 
+TORCH_NAMES: dict[str, tuple[str, ...]] = {
+    "he-normal": ("torch kaiming_normal_",),
+    "glorot-uniform": ("torch xavier_uniform_", "torch kaiming_uniform_"),
+    "trunc-normal": ("torch trunc_normal_",),
+}
+
+
+def describe(values: np.ndarray) -> str:
+    """Std (on 1 Mi evenly spaced values), min and max: a sanity check that contenders are comparable."""
+    x = values.reshape(-1)
+    sample = x[:: max(1, x.size // (1 << 20))].astype(np.float64)
+    return f"std {sample.std():.6f}  min {float(x.min()):+.6f}  max {float(x.max()):+.6f}"
+
+
+# -- PyTorch, in this process or in a helper process ----------------------------------------------------
+
+
+def torch_initializers(scheme: str, shape: tuple[int, int], sigma0: float) -> dict[str, Callable[[], Any]]:
+    import torch
+
+    nn = torch.nn.init
+    all_: dict[str, Callable[[], Any]] = {
+        "torch kaiming_normal_": lambda: nn.kaiming_normal_(torch.empty(shape)),
+        "torch xavier_uniform_": lambda: nn.xavier_uniform_(torch.empty(shape)),
+        "torch kaiming_uniform_": lambda: nn.kaiming_uniform_(torch.empty(shape)),
+        "torch trunc_normal_": lambda: nn.trunc_normal_(torch.empty(shape), std=sigma0, a=-2 * sigma0, b=2 * sigma0),
+    }
+    return {name: all_[name] for name in TORCH_NAMES[scheme]}
+
+
+def torch_info() -> str:
+    import torch
+
+    return f"torch {torch.__version__}, torch.get_num_threads() = {torch.get_num_threads()}"
+
+
+def _torch_worker(conn: Any) -> None:
+    """Helper process: answers ("info",), ("setup", scheme, shape, sigma0), ("run", name), ("describe", name)."""
+    fns: dict[str, Callable[[], Any]] = {}
+    while True:
+        msg = conn.recv()
+        if msg[0] == "stop":
+            return
+        try:
+            if msg[0] == "info":
+                conn.send(torch_info())
+            elif msg[0] == "setup":
+                fns = torch_initializers(msg[1], msg[2], msg[3])
+                conn.send(None)
+            elif msg[0] == "run":
+                gc.collect()
+                start = time.perf_counter()
+                result = fns[msg[1]]()
+                elapsed = time.perf_counter() - start
+                del result
+                conn.send(elapsed)
+            elif msg[0] == "describe":
+                conn.send(describe(fns[msg[1]]().numpy()))
+        except Exception as exc:  # handed to the parent
+            conn.send(exc)
+
+
+class TorchHelper:
+    def __init__(self) -> None:
+        ctx = mp.get_context("spawn")
+        self._conn, child = ctx.Pipe()
+        self._proc = ctx.Process(target=_torch_worker, args=(child,), daemon=True)
+        self._proc.start()
+
+    def ask(self, *msg: Any) -> Any:
+        self._conn.send(msg)
+        answer = self._conn.recv()
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    def close(self) -> None:
+        self._conn.send(("stop",))
+        self._proc.join(10)
+
+
+def torch_importable() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("torch") is not None
+
+
+# -- contenders -------------------------------------------------------------------------------------------
+
 
 @dataclass
 class Contender:
     name: str
-    run: Callable[[], object]
+    measure: Callable[[], float]  # one timed run, in seconds
+    check: Callable[[], str]  # an untimed run, described
     times: list[float] = field(default_factory=list)
+
+
+def local(name: str, run: Callable[[], Any], to_array: Callable[[Any], np.ndarray] = np.asarray) -> Contender:
+    def measure() -> float:
+        gc.collect()
+        start = time.perf_counter()
+        result = run()
+        elapsed = time.perf_counter() - start
+        del result
+        return elapsed
+
+    return Contender(name, measure, lambda: describe(to_array(run())))
 
 
 def make_plan(scheme: str, size: int, seed: int) -> TensorPlan:
@@ -110,61 +213,49 @@ def numpy_truncated_normal(rng: np.random.Generator, shape: tuple[int, int], sig
     return z
 
 
-def contenders(scheme: str, plan: TensorPlan, engines: dict[str, Engine], size: int, seed: int) -> list[Contender]:
+def contenders(
+    scheme: str, plan: TensorPlan, engines: dict[str, Engine], size: int, seed: int, torch_mode: str, helper: Any
+) -> list[Contender]:
     shape = (size, size)
     many, one = engines["many"], engines["one"]
     rng = np.random.Generator(np.random.PCG64(seed))
     dist = plan.source.distribution  # type: ignore[attr-defined]
-    out: list[Contender] = [
-        Contender(f"ours generate T={many.threads}", lambda: many.generate(plan)),
-        Contender("ours generate T=1", lambda: one.generate(plan)),
-        Contender(f"ours fill+stats T={many.threads}", lambda: fill_only(many, plan, True)),
-        Contender(f"ours fill only T={many.threads}", lambda: fill_only(many, plan, False)),
+
+    def array(g: Any) -> np.ndarray:
+        return g.array  # type: ignore[no-any-return]
+
+    out = [local(f"ours generate T={many.threads}", lambda: many.generate(plan), array)]
+    if many.threads != 1:
+        out.append(local("ours generate T=1", lambda: one.generate(plan), array))
+    out += [
+        local(f"ours fill+stats T={many.threads}", lambda: fill_only(many, plan, True)),
+        local(f"ours fill only T={many.threads}", lambda: fill_only(many, plan, False)),
     ]
     if scheme == "he-normal":
         std = dist.std
-        out.append(Contender("numpy standard_normal*std", lambda: rng.standard_normal(shape, dtype=np.float32) * std))
+        out.append(local("numpy standard_normal*std", lambda: rng.standard_normal(shape, dtype=np.float32) * std))
     elif scheme == "glorot-uniform":
         r = dist.high
-        out.append(Contender("numpy random*2r-r", lambda: rng.random(shape, dtype=np.float32) * (2 * r) - r))
+        out.append(local("numpy random*2r-r", lambda: rng.random(shape, dtype=np.float32) * (2 * r) - r))
     else:
         sigma0 = dist.std
-        out.append(Contender("numpy rejection trunc", lambda: numpy_truncated_normal(rng, shape, sigma0)))
-    if torch is not None:
-        nn = torch.nn.init
-        if scheme == "he-normal":
-            out.append(Contender("torch kaiming_normal_", lambda: nn.kaiming_normal_(torch.empty(shape))))
-        elif scheme == "glorot-uniform":
-            out.append(Contender("torch xavier_uniform_", lambda: nn.xavier_uniform_(torch.empty(shape))))
-            out.append(Contender("torch kaiming_uniform_", lambda: nn.kaiming_uniform_(torch.empty(shape))))
-        else:
-            s0 = dist.std
-            out.append(
-                Contender(
-                    "torch trunc_normal_",
-                    lambda: nn.trunc_normal_(torch.empty(shape), std=s0, a=-2 * s0, b=2 * s0),
-                )
-            )
+        out.append(local("numpy rejection trunc", lambda: numpy_truncated_normal(rng, shape, sigma0)))
+    sigma0 = getattr(dist, "std", 1.0)
+    if torch_mode == "inline":
+        for name, fn in torch_initializers(scheme, shape, sigma0).items():
+            out.append(local(name, fn, lambda t: t.numpy()))
+    elif torch_mode == "process":
+        helper.ask("setup", scheme, shape, sigma0)
+        for name in TORCH_NAMES[scheme]:
+            out.append(Contender(name, lambda n=name: helper.ask("run", n), lambda n=name: helper.ask("describe", n)))
     return out
 
 
-def as_numpy(result: object) -> np.ndarray:
-    if hasattr(result, "array"):
-        return result.array  # type: ignore[no-any-return, attr-defined]
-    if torch is not None and isinstance(result, torch.Tensor):
-        return result.numpy()
-    return np.asarray(result)
-
-
-def describe(values: np.ndarray) -> str:
-    x = values.reshape(-1)
-    sample = x[:: max(1, x.size // (1 << 20))].astype(np.float64)  # 1 Mi values are plenty for a sanity check
-    return f"std {sample.std():.6f}  min {float(x.min()):+.6f}  max {float(x.max()):+.6f}"
+# -- measurement --------------------------------------------------------------------------------------------
 
 
 def parallel_probe(engine: Engine, buffers: list[np.ndarray]) -> float:
-    """How many cores are free right now: time of two GIL-free fills one after the other over their time
-    on the engine's pool (about 2 on an idle 2-core machine, about 1 when another process holds a core)."""
+    """Serial over parallel time of one GIL-free fill per buffer: how many cores are free right now."""
     rngs = [np.random.Generator(np.random.PCG64(i)) for i in range(len(buffers))]
     for rng, buf in zip(rngs, buffers, strict=True):  # warm
         rng.random(out=buf)
@@ -180,41 +271,88 @@ def parallel_probe(engine: Engine, buffers: list[np.ndarray]) -> float:
     return serial / (time.perf_counter() - start)
 
 
-def timed(contender: Contender) -> float:
-    gc.collect()
-    start = time.perf_counter()
-    result = contender.run()
-    elapsed = time.perf_counter() - start
-    del result
-    return elapsed
-
-
-def ratio_line(ours: Contender, base: Contender) -> tuple[float, float]:
-    """(ratio of the medians, median of the paired per-repeat ratios) of ours over base."""
+def paired(ours: Contender, base: Contender) -> tuple[float, float]:
+    """(ratio of the medians, median of the per-repeat ratios) of ours over base."""
     of_medians = statistics.median(ours.times) / statistics.median(base.times)
-    paired = statistics.median(a / b for a, b in zip(ours.times, base.times, strict=True))
-    return of_medians, paired
+    per_repeat = statistics.median(a / b for a, b in zip(ours.times, base.times, strict=True))
+    return of_medians, per_repeat
+
+
+def run_scheme(scheme: str, pool: list[Contender], plan: TensorPlan, engine: Engine, repeats: int) -> None:
+    print(f"\n## {scheme}: {plan.source.distribution}")  # type: ignore[attr-defined]
+    for c in pool:  # warm-up, untimed, with a look at what each contender makes
+        print(f"   warm-up {c.name:28s} {c.check()}")
+    buffers = [np.ones(1 << 20) for _ in range(engine.threads)]  # touched: no page faults in the probe
+    probes = []
+    order = random.Random(len(pool))  # a fixed seed: the same orders run after run
+    for _ in range(repeats):
+        probes.append(parallel_probe(engine, buffers))
+        for c in order.sample(pool, len(pool)):
+            c.times.append(c.measure())
+    print(
+        f"   free-core probe ({engine.threads} GIL-free fills, serial/parallel, once per repeat): "
+        f"median {statistics.median(probes):.2f}, min {min(probes):.2f}, max {max(probes):.2f}"
+    )
+    print(f"\n   {'contender':30s} {'median ms':>10s} {'min ms':>9s}")
+    for c in pool:
+        print(f"   {c.name:30s} {1e3 * statistics.median(c.times):10.1f} {1e3 * min(c.times):9.1f}")
+    by = {c.name: c for c in pool}
+    ours = [c for c in pool if c.name.startswith(("ours generate", "ours fill only"))]
+    bases = [c for c in pool if not c.name.startswith("ours")]
+    print(f"\n   {'ratio ours/baseline':50s} {'of medians':>10s} {'paired':>8s}")
+    for o in ours:
+        for b in bases:
+            m, p = paired(o, b)
+            print(f"   {o.name + ' / ' + b.name:50s} {m:10.2f} {p:8.2f}")
+    t = engine.threads
+    gen, with_stats, fill = by[f"ours generate T={t}"], by[f"ours fill+stats T={t}"], by[f"ours fill only T={t}"]
+    cost = statistics.median(with_stats.times) - statistics.median(fill.times)
+    cost_paired = statistics.median(a - b for a, b in zip(with_stats.times, fill.times, strict=True))
+    gen_cost = statistics.median(a - b for a, b in zip(gen.times, fill.times, strict=True))
+    print(
+        f"   statistics cost (T={t}): fill+stats - fill = {1e3 * cost:.1f} ms of medians, {1e3 * cost_paired:.1f} ms "
+        f"paired ({100 * cost_paired / statistics.median(with_stats.times):.0f} % of fill+stats); "
+        f"generate - fill = {1e3 * gen_cost:.1f} ms paired"
+    )
+    base_name, sense, bound = TARGETS[scheme]
+    if base_name in by:
+        _, p = paired(gen, by[base_name])
+        if sense == "<=":
+            verdict = "MET" if p <= bound else "MISSED"
+            print(f"   TARGET generate T={t} / {base_name} <= {bound:g}x: {p:.2f}x  {verdict}")
+        else:
+            verdict = "MET" if 1.0 / p >= bound else "MISSED"
+            print(f"   TARGET generate T={t} >= {bound:g}x faster than {base_name}: {1.0 / p:.2f}x faster  {verdict}")
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=int, default=9, help="timed repeats per contender (default 9)")
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=11, help="timed repeats per contender (default 11)")
     parser.add_argument("--threads", type=int, default=None, help="threads of our engine (default: the cores)")
-    parser.add_argument("--size", type=int, default=4096, help="tensor is size x size float32 (default 4096)")
+    parser.add_argument("--size", type=int, default=4096, help="the tensor is size x size float32 (default 4096)")
     parser.add_argument("--seed", type=int, default=42)
-    parser.add_argument("--schemes", default="he-normal,glorot-uniform,trunc-normal")
+    parser.add_argument("--schemes", default=",".join(SCHEMES), help="comma-separated subset of " + ", ".join(SCHEMES))
+    parser.add_argument(
+        "--torch",
+        choices=("process", "inline", "off"),
+        default="process",
+        help="run the torch baselines in a helper process (default), in this process, or not at all",
+    )
     parser.add_argument(
         "--blas",
         choices=("service", "default"),
         default="service",
         help="service: BLAS limited to 1 thread as service/main.py does (default); default: as loaded",
     )
-    parser.add_argument("--json", type=Path, default=None, help="also write the raw times to this file")
+    parser.add_argument("--json", type=Path, default=None, help="also write the raw times (s) to this file")
     args = parser.parse_args(argv)
 
     threads = args.threads or os.cpu_count() or 1
+    torch_mode = args.torch if args.torch == "off" or torch_importable() else "off"
     blas_note = "not limited (threadpoolctl missing)"
-    if ThreadpoolController is not None:
+    try:
+        from threadpoolctl import ThreadpoolController
+
         controller = ThreadpoolController()
         before = [(i["internal_api"], i["num_threads"]) for i in controller.select(user_api="blas").info()]
         if args.blas == "service":
@@ -222,14 +360,18 @@ def main(argv: list[str] | None = None) -> int:
             blas_note = f"limited to 1 thread as in the service (was {before})"
         else:
             blas_note = f"as loaded: {before}"
+    except ImportError:
+        pass
 
+    helper = TorchHelper() if torch_mode == "process" else None
     print(f"# bench_core: {args.size}x{args.size} float32, repeats {args.repeats}, seed {args.seed}")
     print(f"# python {platform.python_version()}, numpy {np.__version__}, cores {os.cpu_count()}, threads {threads}")
     print(f"# BLAS: {blas_note}; OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE', '(unset)')}")
-    if torch is not None:
-        print(f"# torch {torch.__version__}, torch.get_num_threads() = {torch.get_num_threads()}")
+    if torch_mode == "off":
+        print("# torch baselines skipped" + ("" if args.torch == "off" else " (torch not importable)"))
     else:
-        print("# torch not importable: torch baselines skipped")
+        info = helper.ask("info") if helper is not None else torch_info()
+        print(f"# {info} ({'helper process' if helper is not None else 'in this process'})")
     print(f"# load average at start: {os.getloadavg()}")
 
     engines = {"many": Engine(threads), "one": Engine(1)}
@@ -237,70 +379,23 @@ def main(argv: list[str] | None = None) -> int:
     try:
         for scheme in args.schemes.split(","):
             plan = make_plan(scheme, args.size, args.seed)
-            pool = contenders(scheme, plan, engines, args.size, args.seed)
-            print(f"\n## {scheme}: {plan.source.distribution}")  # type: ignore[attr-defined]
-            # Warm-up (untimed), with a check of what each contender makes.
-            digests = set()
-            for c in pool:
-                result = c.run()
-                values = as_numpy(result)
-                if c.name.startswith("ours generate"):
-                    digests.add(hashlib.sha256(values.tobytes()).hexdigest())
-                print(f"   warm-up {c.name:28s} {describe(values)}")
-                del result, values
+            pool = contenders(scheme, plan, engines, args.size, args.seed, torch_mode, helper)
+            digests = {
+                hashlib.sha256(engines[e].generate(plan).array.tobytes()).hexdigest()[:16] for e in ("many", "one")
+            }
             if len(digests) != 1:
-                raise SystemExit(f"our bytes depend on the thread count: {digests}")
-            print(f"   theoretical std {plan.moments.std:.6f}; ours sha256 {digests.pop()[:16]}")
-            buffers = [np.ones(1 << 20) for _ in range(threads)]  # touched: no page faults in the probe
-            probes = []
-            for r in range(args.repeats):
-                probes.append(parallel_probe(engines["many"], buffers))
-                k = r % len(pool)
-                for c in pool[k:] + pool[:k]:
-                    c.times.append(timed(c))
-            print(
-                f"   free-core probe (serial/parallel time of {threads} GIL-free fills, one per repeat): "
-                f"median {statistics.median(probes):.2f}, min {min(probes):.2f}, max {max(probes):.2f}"
-            )
-            print(f"\n   {'contender':30s} {'median ms':>10s} {'min ms':>9s}")
-            for c in pool:
-                print(f"   {c.name:30s} {1e3 * statistics.median(c.times):10.1f} {1e3 * min(c.times):9.1f}")
-            by = {c.name: c for c in pool}
-            ours = [c for c in pool if c.name.startswith(("ours generate", "ours fill only"))]
-            bases = [c for c in pool if not c.name.startswith("ours")]
-            print(f"\n   {'ratio ours/baseline':48s} {'of medians':>10s} {'paired':>8s}")
-            for o in ours:
-                for b in bases:
-                    m, p = ratio_line(o, b)
-                    print(f"   {o.name + ' / ' + b.name:48s} {m:10.2f} {p:8.2f}")
-            with_stats, fill = by[f"ours fill+stats T={threads}"], by[f"ours fill only T={threads}"]
-            gen = by[f"ours generate T={threads}"]
-            cost = statistics.median(with_stats.times) - statistics.median(fill.times)
-            paired = statistics.median(a - b for a, b in zip(with_stats.times, fill.times, strict=True))
-            gen_cost = statistics.median(a - b for a, b in zip(gen.times, fill.times, strict=True))
-            print(
-                f"   statistics cost (T={threads}): fill+stats - fill = {1e3 * cost:.1f} ms of medians, "
-                f"{1e3 * paired:.1f} ms paired ({100 * paired / statistics.median(with_stats.times):.0f} % of "
-                f"fill+stats); generate - fill = {1e3 * gen_cost:.1f} ms paired"
-            )
-            target = TARGETS.get(scheme)
-            if target is not None and target[0] in by:
-                base_name, sense, bound = target
-                _, p = ratio_line(gen, by[base_name])
-                if sense == "<=":
-                    verdict = "MET" if p <= bound else "MISSED"
-                    print(f"   TARGET ours/{base_name} <= {bound:g}x: {p:.2f}x  {verdict}")
-                else:
-                    speedup = 1.0 / p
-                    verdict = "MET" if speedup >= bound else "MISSED"
-                    print(f"   TARGET ours >= {bound:g}x faster than {base_name}: {speedup:.2f}x faster  {verdict}")
+                raise SystemExit(f"{scheme}: our bytes depend on the thread count: {digests}")
+            run_scheme(scheme, pool, plan, engines["many"], args.repeats)
+            print(f"   our sha256 (T={threads} and T=1): {digests.pop()}; theoretical std {plan.moments.std:.6f}")
             report[scheme] = {c.name: c.times for c in pool}
     finally:
         for engine in engines.values():
             engine.close()
+        if helper is not None:
+            helper.close()
     print(f"\n# load average at end: {os.getloadavg()}")
     if args.json is not None:
-        args.json.write_text(json.dumps({"args": vars(args) | {"json": str(args.json)}, "times_s": report}, indent=1))
+        args.json.write_text(json.dumps({"args": {**vars(args), "json": str(args.json)}, "times_s": report}, indent=1))
     return 0
 
 

@@ -10,6 +10,7 @@ only on the seed and the chunk's index (see ``service.core.sources``).
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -22,6 +23,19 @@ from service.core.stats import ChunkSums, Comparison, Empirical, chunk_sums, com
 
 #: Chunks per block: the unit of work handed to a thread (1 Mi elements).
 BLOCK_CHUNKS = 16
+
+_local = threading.local()
+
+
+def _work_space(dtype: np.dtype) -> tuple[np.ndarray, np.ndarray]:
+    """This thread's reusable buffers: float64 ``(2, CHUNK_ELEMENTS)`` for the statistics and one chunk
+    of ``dtype`` to sample into before a cast. They live as long as the thread (1.25 MiB with float32):
+    per-chunk temporaries of this size are handed back to the OS by glibc and page-faulted in again."""
+    space = getattr(_local, "space", None)
+    if space is None or space[1].dtype != dtype:
+        stats = space[0] if space is not None else np.empty((2, CHUNK_ELEMENTS))
+        space = _local.space = (stats, np.empty(CHUNK_ELEMENTS, dtype=dtype))
+    return space
 
 
 @dataclass(frozen=True)
@@ -54,8 +68,8 @@ def fill_block(
     start, _ = chunk_bounds(first_chunk, plan.count)
     _, stop = chunk_bounds(stop_chunk - 1, plan.count)
     values = np.empty(stop - start, dtype=plan.numpy_dtype) if flat is None else flat[start:stop]
-    needs_cast = plan.numpy_dtype != plan.sampling_dtype
-    scratch = np.empty(CHUNK_ELEMENTS, dtype=plan.sampling_dtype) if needs_cast else None
+    stats_space, sampled_space = _work_space(plan.sampling_dtype)
+    scratch = sampled_space if plan.numpy_dtype != plan.sampling_dtype else None
     sums = []
     for chunk in range(first_chunk, stop_chunk):
         lo, hi = chunk_bounds(chunk, plan.count)
@@ -67,7 +81,7 @@ def fill_block(
             plan.source.fill(chunk, sampled)
             out[...] = sampled  # round to nearest even
         if with_stats:
-            sums.append(chunk_sums(out, plan.moments.mean, plan.sum_scale))
+            sums.append(chunk_sums(out, plan.moments.mean, plan.sum_scale, stats_space))
     return Block(start, stop, values, tuple(sums))
 
 

@@ -49,24 +49,31 @@ def sum_scale(std: float) -> float:
     return math.ldexp(1.0, math.frexp(std)[1])
 
 
-def chunk_sums(values: np.ndarray, shift: float, scale: float = 1.0) -> ChunkSums:
+def chunk_sums(values: np.ndarray, shift: float, scale: float = 1.0, scratch: np.ndarray | None = None) -> ChunkSums:
     """Power sums of ``(values - shift) / scale`` in float64, and the extremes of ``values``.
 
     Element-wise products and NumPy's pairwise sums only (no BLAS dot, whose
     rounding depends on the BLAS thread count), so the result is reproducible.
+    ``scratch``, float64 of shape ``(2, >= values.size)``, is work space reused
+    from chunk to chunk (no per-chunk temporaries); the sums do not depend on it.
     """
-    d = values.astype(np.float64)
+    n = values.size
+    if scratch is None:
+        scratch = np.empty((2, n))
+    d, d2 = scratch[0, :n], scratch[1, :n]
     if shift != 0.0:
-        d -= shift
+        np.subtract(values, shift, out=d, dtype=np.float64)
+    else:
+        np.copyto(d, values, casting="unsafe")  # values.astype(np.float64), into the work space
     if scale != 1.0:
         d *= 1.0 / scale
-    d2 = d * d
-    s1, s2 = float(d.sum()), float(d2.sum())
-    d *= d2
-    s3 = float(d.sum())
-    d2 *= d2
-    s4 = float(d2.sum())
-    return ChunkSums(values.size, s1, s2, s3, s4, float(values.min()), float(values.max()))
+    np.square(d, out=d2)  # d * d, bit for bit
+    s1, s2 = float(np.add.reduce(d)), float(np.add.reduce(d2))
+    np.multiply(d, d2, out=d)
+    s3 = float(np.add.reduce(d))
+    np.square(d2, out=d2)
+    s4 = float(np.add.reduce(d2))
+    return ChunkSums(n, s1, s2, s3, s4, float(np.minimum.reduce(values)), float(np.maximum.reduce(values)))
 
 
 @dataclass(frozen=True)
