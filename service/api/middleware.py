@@ -54,7 +54,7 @@ class RequestContext:
         async def receive_limited() -> Message:
             nonlocal received
             message = await receive()
-            if message["type"] == "http.request":
+            if message["type"] == "http.request" and received <= self.max_body_bytes:
                 received += len(message.get("body", b""))
                 if received > self.max_body_bytes:
                     raise HTTPException(413, f"the request body exceeds {self.max_body_bytes} bytes")

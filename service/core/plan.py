@@ -19,7 +19,7 @@ from service.core.dtypes import DTYPES, numpy_dtype, sampling_dtype
 from service.core.errors import LayoutError, ParameterError, ShapeError, TooLargeError
 from service.core.fans import LAYOUTS, FanAxes, Fans, Layout, compute_fans
 from service.core.schemes import SCHEMES, Context, Init
-from service.core.sources import Source
+from service.core.sources import Source, WholeSource
 from service.core.stats import sum_scale
 
 MAX_RANK: Final[int] = 8
@@ -57,6 +57,11 @@ class TensorPlan:
     @property
     def nbytes(self) -> int:
         return self.count * self.numpy_dtype.itemsize
+
+    @property
+    def whole(self) -> bool:
+        """Whether the values are computed all at once (orthogonal's QR, sparse's mask)."""
+        return isinstance(self.source, WholeSource)
 
     @property
     def sum_scale(self) -> float:

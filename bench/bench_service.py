@@ -1,0 +1,389 @@
+"""End-to-end benchmark of the service: fetching tensors over HTTP against generating them in-process.
+
+Usage (from the repository root; torch, jax and keras are optional and measured when importable)::
+
+    python bench/bench_service.py [--repeats N] [--small-requests N] [--parts fetch small rss json threads]
+
+It starts ``python -m service`` (one worker, the default settings) on a free loopback port and, in one
+run, prints medians and ratios for:
+
+1. end-to-end ``.npy`` fetch of a 4096 x 4096 float32 tensor (he-normal, glorot-uniform, Keras-style
+   truncated normal) with an httpx client streaming the body into a NumPy array, interleaved with
+   in-process NumPy, ``torch.nn.init`` (``kaiming_normal_``, ``xavier_uniform_``,
+   ``trunc_normal_(std=s0, a=-2 s0, b=2 s0)``), ``jax.nn.initializers`` (jit, warm) and
+   ``keras.initializers`` (backend from ``KERAS_BACKEND``, default jax) — each contender once per
+   repeat, in a shuffled order; ratios are medians of the per-repeat ratios;
+2. small requests, 256 x 256 float32 ``.npy``: sequential keep-alive requests per second and latency
+   percentiles, then 8 concurrent keep-alive connections;
+3. the server's peak RSS while streaming a 1 GiB tensor (and two at once), from ``VmHWM`` after
+   resetting it through ``/proc/PID/clear_refs``;
+4. JSON against ``.npy`` for 1024 x 1024 (time and size);
+5. generation of 4096 x 4096 in the core with 1 and 2 threads.
+
+Every fetched tensor is checked against the core's own bytes (``make_tensor``): speed never changes
+the stream. The client runs on the same 2-core machine as the server, so it competes with it; quote
+medians and ratios, and read them with the load average printed at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import hashlib
+import math
+import os
+import random
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from service.core import TRUNCATED_STD_AT_2, Engine, TensorSpec, make_tensor, plan_tensor, resolve_init
+from service.core.engine import block_ranges
+
+SIDE = 4096
+SCHEMES: dict[str, dict[str, Any]] = {
+    "he-normal": {"scheme": "he"},
+    "glorot-uniform": {"scheme": "glorot"},
+    "trunc-normal": {"scheme": "variance_scaling", "scale": 2.0, "distribution": "truncated_normal"},
+}
+TARGETS = {  # ours / baseline, from the issue
+    ("he-normal", "torch"): 1.3,
+    ("glorot-uniform", "torch"): 1.0,
+    ("trunc-normal", "torch"): 0.25,
+}
+
+
+# -- the server ---------------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_server(port: int) -> subprocess.Popen[bytes]:
+    env = {**os.environ, "INITSERVE_PORT": str(port), "INITSERVE_HOST": "127.0.0.1"}
+    log = open(Path(os.environ.get("TMPDIR", "/tmp")) / f"initserve-bench-{port}.log", "wb")  # noqa: SIM115
+    server = subprocess.Popen([sys.executable, "-m", "service"], env=env, stdout=log, stderr=log)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1).status_code == 200:
+                return server
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    server.kill()
+    raise RuntimeError("the server did not become ready in 30 s")
+
+
+def fetch_npy(client: httpx.Client, body: dict[str, Any]) -> np.ndarray:
+    """POST, stream the body into one preallocated buffer, and view it as the array (no np.load copy)."""
+    with client.stream("POST", "/v1/tensors/npy", json=body) as response:
+        response.raise_for_status()
+        buffer = bytearray(int(response.headers["content-length"]))
+        view, position = memoryview(buffer), 0
+        for part in response.iter_raw():
+            view[position : position + len(part)] = part
+            position += len(part)
+    header_length = int.from_bytes(buffer[8:10], "little")
+    offset = 10 + header_length
+    header = buffer[10:offset].decode("latin-1")
+    dtype = np.dtype(header.split("'descr': '")[1].split("'")[0])
+    shape = tuple(int(d) for d in header.split("'shape': (")[1].split(")")[0].split(",") if d.strip())
+    return np.frombuffer(buffer, dtype=dtype, offset=offset).reshape(shape)
+
+
+# -- in-process baselines -------------------------------------------------------------------------
+
+
+def baselines(name: str, fans: tuple[int, int]) -> dict[str, Callable[[], object]]:
+    fan_in, fan_out = fans
+    shape = (SIDE, SIDE)
+    rng = np.random.default_rng(0)
+    result: dict[str, Callable[[], object]] = {}
+    if name == "he-normal":
+        std = math.sqrt(2.0 / fan_in)
+        result["numpy"] = lambda: rng.standard_normal(shape, dtype=np.float32) * np.float32(std)
+    elif name == "glorot-uniform":
+        r = math.sqrt(6.0 / (fan_in + fan_out))
+        result["numpy"] = lambda: rng.random(shape, dtype=np.float32) * np.float32(2 * r) - np.float32(r)
+    try:
+        import torch
+
+        if name == "he-normal":
+            result["torch"] = lambda: torch.nn.init.kaiming_normal_(torch.empty(shape), nonlinearity="relu")
+        elif name == "glorot-uniform":
+            result["torch"] = lambda: torch.nn.init.xavier_uniform_(torch.empty(shape))
+        else:
+            s0 = math.sqrt(2.0 / fan_in) / TRUNCATED_STD_AT_2
+            result["torch"] = lambda: torch.nn.init.trunc_normal_(torch.empty(shape), std=s0, a=-2 * s0, b=2 * s0)
+    except ImportError:
+        pass
+    try:
+        import jax
+
+        init = {
+            "he-normal": jax.nn.initializers.he_normal(),
+            "glorot-uniform": jax.nn.initializers.glorot_uniform(),
+            "trunc-normal": jax.nn.initializers.variance_scaling(2.0, "fan_in", "truncated_normal"),
+        }[name]
+        made = jax.jit(lambda key: init(key, shape))
+        key = jax.random.key(0)
+        made(key).block_until_ready()
+        result["jax"] = lambda: np.asarray(made(key).block_until_ready())
+    except ImportError:
+        pass
+    try:
+        os.environ.setdefault("KERAS_BACKEND", "jax")
+        import keras
+
+        initializer = {
+            "he-normal": keras.initializers.HeNormal(seed=0),
+            "glorot-uniform": keras.initializers.GlorotUniform(seed=0),
+            "trunc-normal": keras.initializers.VarianceScaling(2.0, "fan_in", "truncated_normal", seed=0),
+        }[name]
+        result["keras"] = lambda: np.asarray(initializer(shape))
+    except ImportError:
+        pass
+    return result
+
+
+# -- measurements ------------------------------------------------------------------------------------
+
+
+def timed(run: Callable[[], object]) -> float:
+    start = time.perf_counter()
+    run()
+    return time.perf_counter() - start
+
+
+def end_to_end(client: httpx.Client, repeats: int) -> None:
+    print(f"\n## end-to-end .npy fetch of {SIDE}x{SIDE} float32 vs in-process generation (median ms, paired ratio)")
+    order = random.Random(1)
+    for name, init in SCHEMES.items():
+        body = {"shape": [SIDE, SIDE], "init": init, "seed": 7}
+        expected = make_tensor(
+            [SIDE, SIDE], init["scheme"], seed=7, params={k: v for k, v in init.items() if k != "scheme"}
+        )
+        golden = hashlib.sha256(expected.array.tobytes()).hexdigest()
+        del expected
+        fetched = fetch_npy(client, body)
+        assert hashlib.sha256(fetched.tobytes()).hexdigest() == golden, "served bytes differ from the core's"
+        del fetched
+        contenders: dict[str, Callable[[], object]] = {"initserve": lambda body=body: fetch_npy(client, body)}
+        contenders.update(baselines(name, (SIDE, SIDE)))
+        for run in contenders.values():
+            run()  # warm-up
+        times: dict[str, list[float]] = {k: [] for k in contenders}
+        for _ in range(repeats):
+            names = list(contenders)
+            order.shuffle(names)
+            for contender in names:
+                times[contender].append(timed(contenders[contender]))
+        print(f"{name}: bytes equal to the core's (sha256 {golden[:16]})")
+        for contender, values in times.items():
+            line = f"   {contender:<10} {1000 * statistics.median(values):8.1f} ms  (min {1000 * min(values):.1f})"
+            if contender != "initserve":
+                ratio = statistics.median(a / b for a, b in zip(times["initserve"], values, strict=True))
+                line += f"   initserve / {contender} = {ratio:.2f}"
+                target = TARGETS.get((name, contender))
+                if target is not None:
+                    line += f"  (target <= {target}: {'MET' if ratio <= target else 'MISSED'})"
+                elif contender in ("jax", "keras"):
+                    line += f"  (target < 1: {'MET' if ratio < 1 else 'MISSED'})"
+            print(line)
+
+
+def percentiles(latencies: list[float]) -> str:
+    ordered = sorted(latencies)
+
+    def pick(q: float) -> float:
+        return 1000 * ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+    return f"p50 {pick(0.5):.2f} ms, p90 {pick(0.9):.2f} ms, p99 {pick(0.99):.2f} ms"
+
+
+def small_requests(port: int, count: int) -> None:
+    print(f"\n## small requests: 256x256 float32 he-normal .npy, {count} requests, each with a new seed")
+    seeds = iter(range(10**9))
+
+    def body() -> dict[str, Any]:
+        return {"shape": [256, 256], "init": {"scheme": "he"}, "seed": next(seeds)}
+
+    with httpx.Client(base_url=f"http://127.0.0.1:{port}") as client:
+        for _ in range(50):
+            client.post("/v1/tensors/npy", json=body())
+        latencies = []
+        start = time.perf_counter()
+        for _ in range(count):
+            t = time.perf_counter()
+            response = client.post("/v1/tensors/npy", json=body())
+            latencies.append(time.perf_counter() - t)
+            assert response.status_code == 200
+        rate = count / (time.perf_counter() - start)
+    print(
+        f"   sequential keep-alive: {rate:.0f} requests/s (target >= 800: {'MET' if rate >= 800 else 'MISSED'}); "
+        f"{percentiles(latencies)}"
+    )
+
+    async def concurrent(connections: int) -> tuple[float, list[float]]:
+        limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", limits=limits) as client:
+            latencies: list[float] = []
+            remaining = count
+
+            async def worker() -> None:
+                nonlocal remaining
+                while remaining > 0:
+                    remaining -= 1
+                    t = time.perf_counter()
+                    response = await client.post("/v1/tensors/npy", json=body())
+                    latencies.append(time.perf_counter() - t)
+                    assert response.status_code == 200
+
+            await asyncio.gather(*(worker() for _ in range(connections)))  # warm the connections
+            latencies.clear()
+            remaining = count
+            start = time.perf_counter()
+            await asyncio.gather(*(worker() for _ in range(connections)))
+            return count / (time.perf_counter() - start), latencies
+
+    rate, latencies = asyncio.run(concurrent(8))
+    p99 = sorted(latencies)[int(0.99 * len(latencies))]
+    print(
+        f"   8 concurrent connections: {rate:.0f} requests/s; {percentiles(latencies)} "
+        f"(target p99 <= 15 ms: {'MET' if p99 <= 0.015 else 'MISSED'})"
+    )
+
+
+def proc_kib(pid: int, field: str) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1])
+    raise KeyError(field)
+
+
+def peak_rss(port: int, pid: int) -> None:
+    print("\n## server peak RSS while streaming 1 GiB (16384 x 16384 float32)")
+    body = {"shape": [16384, 16384], "init": {"scheme": "he"}, "seed": 5}
+
+    def drain() -> int:
+        received = 0
+        with (
+            httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=120) as client,
+            client.stream("POST", "/v1/tensors/npy", json=body) as response,
+        ):
+            for part in response.iter_raw():
+                received += len(part)
+        return received
+
+    for streams in (1, 2):
+        baseline = proc_kib(pid, "VmRSS")
+        Path(f"/proc/{pid}/clear_refs").write_text("5")  # reset VmHWM to the current RSS
+        start = time.perf_counter()
+        if streams == 1:
+            received = drain()
+        else:
+
+            async def both(streams: int = streams) -> list[int]:
+                return await asyncio.gather(*(asyncio.to_thread(drain) for _ in range(streams)))
+
+            received = sum(asyncio.run(both()))
+        seconds = time.perf_counter() - start
+        rise = (proc_kib(pid, "VmHWM") - baseline) / 1024
+        limit = 64 * streams
+        print(
+            f"   {streams} stream(s): {received / 2**30:.2f} GiB in {seconds:.2f} s, peak RSS +{rise:.1f} MiB "
+            f"(target <= {limit} MiB: {'MET' if rise <= limit else 'MISSED'})"
+        )
+
+
+def json_vs_npy(client: httpx.Client, repeats: int) -> None:
+    print("\n## JSON vs .npy, 1024 x 1024 float32 he-normal")
+    body = {"shape": [1024, 1024], "init": {"scheme": "he"}, "seed": 9}
+    npy = fetch_npy(client, body)
+    answer = client.post("/v1/tensors", json=body)
+    data = np.asarray(answer.json()["data"], dtype=np.float32)
+    assert data.tobytes() == npy.tobytes(), "JSON and .npy disagree"
+    size_json, size_npy = len(answer.content), npy.nbytes + 128
+    t_json = statistics.median(timed(lambda: client.post("/v1/tensors", json=body).json()) for _ in range(repeats))
+    t_npy = statistics.median(timed(lambda: fetch_npy(client, body)) for _ in range(repeats))
+    print(
+        f"   JSON {1000 * t_json:.1f} ms, {size_json / 2**20:.1f} MiB (parsed with json); "
+        f".npy {1000 * t_npy:.1f} ms, {size_npy / 2**20:.1f} MiB; JSON / .npy = {t_json / t_npy:.1f}x time, "
+        f"{size_json / size_npy:.1f}x bytes"
+    )
+
+
+def thread_scaling(repeats: int) -> None:
+    print(f"\n## core generation of {SIDE}x{SIDE} float32 he-normal, 1 vs 2 threads (median ms)")
+    plan = plan_tensor(TensorSpec((SIDE, SIDE), resolve_init("he"), 1))
+    for label, with_stats in (("fill only (the streamed .npy path)", False), ("with statistics", True)):
+        medians = {}
+        for threads in (1, 2):
+            with Engine(threads) as engine:
+
+                def run(engine: Engine = engine, with_stats: bool = with_stats) -> None:
+                    flat = np.empty(plan.count, np.float32)
+                    for f in [engine.submit(plan, a, b, with_stats, flat) for a, b in block_ranges(plan.count)]:
+                        f.result()
+
+                run()
+                medians[threads] = statistics.median(timed(run) for _ in range(repeats))
+        speedup = medians[1] / medians[2]
+        print(
+            f"   {label}: 1 thread {1000 * medians[1]:.1f}, 2 threads {1000 * medians[2]:.1f}, "
+            f"speed-up {speedup:.2f}x (target >= 1.7: {'MET' if speedup >= 1.7 else 'MISSED'})"
+        )
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--repeats", type=int, default=9)
+    parser.add_argument("--small-requests", type=int, default=2000)
+    parser.add_argument(
+        "--parts",
+        nargs="+",
+        default=["fetch", "small", "rss", "json", "threads"],
+        choices=["fetch", "small", "rss", "json", "threads"],
+        help="which measurements to run (default: all)",
+    )
+    args = parser.parse_args()
+    print(
+        f"# python {sys.version.split()[0]}, numpy {np.__version__}, {os.cpu_count()} cores, "
+        f"load average {os.getloadavg()[0]:.2f}"
+    )
+    port = free_port()
+    server = start_server(port)
+    try:
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=120) as client:
+            if "fetch" in args.parts:
+                end_to_end(client, args.repeats)
+            if "small" in args.parts:
+                small_requests(port, args.small_requests)
+            if "rss" in args.parts:
+                peak_rss(port, server.pid)
+            if "json" in args.parts:
+                json_vs_npy(client, args.repeats)
+        if "threads" in args.parts:
+            thread_scaling(args.repeats)
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    print(f"\n# load average at the end: {os.getloadavg()}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
