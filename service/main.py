@@ -66,9 +66,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
             schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
-            schema["components"]["schemas"]["Problem"] = Problem.model_json_schema(
-                ref_template="#/components/schemas/{model}"
-            )
+            problem = Problem.model_json_schema(ref_template="#/components/schemas/{model}")
+            schema["components"]["schemas"].update(problem.pop("$defs", {}))  # FieldError
+            schema["components"]["schemas"]["Problem"] = problem
             app.openapi_schema = schema
         return app.openapi_schema
 

@@ -188,6 +188,15 @@ class Catalogue(BaseModel):
     stream_version: str
 
 
+class FieldError(BaseModel):
+    """One invalid field of a refused request."""
+
+    model_config = _ANSWER
+    field: str = Field(description="the request field, dotted (e.g. init.scale); empty for the body as a whole")
+    message: str = Field(description="what is wrong with it, for a person")
+    type: str = Field(description="a short machine-readable code (Pydantic's error type or the service's error class)")
+
+
 class Problem(BaseModel):
     """RFC 9457 problem details."""
 
@@ -198,7 +207,7 @@ class Problem(BaseModel):
     detail: str
     instance: str | None = None
     field: str | None = Field(None, description="the failing request field, dotted (e.g. init.scale)")
-    errors: list[dict[str, Any]] | None = Field(None, description="every validation error: field, message, type")
+    errors: list[FieldError] | None = Field(None, description="every invalid field (validation errors)")
     request_id: str | None = None
 
 

@@ -111,6 +111,29 @@ def test_problem_schema(spec: dict[str, Any]) -> None:
     assert {"type", "title", "status", "detail", "instance", "field"} <= set(problem["properties"])
 
 
+def test_problem_errors_are_typed_field_errors(spec: dict[str, Any], client: TestClient) -> None:
+    """Each item of ``errors`` is a FieldError schema, so generated clients type it (an untyped object
+    became ``ProblemErrorsType0Item`` with only ``additional_properties`` in Python, ``{[key: string]:
+    unknown}`` in TypeScript), and the service's answers have exactly its members."""
+    schemas = spec["components"]["schemas"]
+    errors = schemas["Problem"]["properties"]["errors"]["anyOf"]
+    assert {"type": "array", "items": {"$ref": "#/components/schemas/FieldError"}} in errors
+    assert "$defs" not in schemas["Problem"]
+    field_error = schemas["FieldError"]
+    assert set(field_error["required"]) == set(field_error["properties"]) == {"field", "message", "type"}
+    assert all(field_error["properties"][name]["type"] == "string" for name in field_error["required"])
+    refused = [
+        client.post("/v1/tensors", json={"shape": [2, 2], "init": {"scheme": "he", "scale": 2}}),  # pydantic
+        client.post("/v1/tensors", json={"shape": [2], "layout": "torch", "init": {"scheme": "he"}}),  # core
+        client.post("/v1/tensors", json={"shape": [4096, 4096], "init": {"scheme": "zeros"}}),  # 413
+    ]
+    for response in refused:
+        body = response.json()
+        assert response.status_code in (413, 422) and body["errors"], body
+        assert all(set(error) == {"field", "message", "type"} for error in body["errors"]), body
+        assert all(isinstance(value, str) for error in body["errors"] for value in error.values()), body
+
+
 def test_npy_operation_documents_only_binary_and_every_header(spec: dict[str, Any]) -> None:
     ok = spec["paths"]["/v1/tensors/npy"]["post"]["responses"]["200"]
     assert ok["content"] == {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}
