@@ -5,11 +5,13 @@
 # link (/usr/local/bin/python3) is valid in the runtime stage.
 #
 #   docker build -t initserve .
-#   docker run --rm -p 8000:8000 --read-only --stop-timeout 25 -e INITSERVE_WORKERS=2 initserve
+#   docker run --rm -p 8000:8000 --read-only --tmpfs /tmp --stop-timeout 25 -e INITSERVE_WORKERS=2 initserve
 #
 # Settings come from INITSERVE_* variables (service/settings.py). Nothing is written to disk at run time,
-# so a read-only root filesystem works. uvicorn drains requests for up to 20 s after SIGTERM: give the
-# container a longer stop timeout (Kubernetes: terminationGracePeriodSeconds >= 25).
+# so a read-only root filesystem works; only the SVG chart (matplotlib's font cache, MPLCONFIGDIR) needs
+# a writable /tmp, hence the tmpfs (without one, that operation alone answers 503). uvicorn drains
+# requests for up to 20 s after SIGTERM: give the container a longer stop timeout (Kubernetes:
+# terminationGracePeriodSeconds >= 25).
 # tests/deploy/ lints this file and runs its install, start and health-check commands.
 
 ARG PYTHON_VERSION=3.11
@@ -36,7 +38,8 @@ ENV PATH="/opt/venv/bin:${PATH}" \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     INITSERVE_HOST=0.0.0.0 \
     INITSERVE_PORT=8000 \
-    INITSERVE_WORKERS=1
+    INITSERVE_WORKERS=1 \
+    MPLCONFIGDIR=/tmp/matplotlib
 RUN groupadd --system --gid 10001 initserve \
     && useradd --system --uid 10001 --gid initserve --no-create-home --home-dir /nonexistent \
        --shell /usr/sbin/nologin initserve

@@ -12,7 +12,7 @@ from fastapi_offline import FastAPIOffline
 from threadpoolctl import threadpool_limits
 
 from service import __version__
-from service.api import meta, problems, tensors
+from service.api import diagnostics, meta, problems, tensors
 from service.api.metrics import Metrics
 from service.api.middleware import RequestContext
 from service.api.models import Problem
@@ -55,6 +55,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.ready = False
     app.include_router(tensors.router)
     app.include_router(meta.router)
+    app.include_router(diagnostics.router)
     problems.install(app)
     app.add_middleware(
         RequestContext,  # type: ignore[arg-type]

@@ -26,6 +26,17 @@ class Settings(BaseSettings):
         "in X-Init-* headers; larger ones stream from the first byte.",
     )
     max_body_bytes: int = Field(64 << 10, ge=1024, description="Largest request body accepted.")
+    max_diagnostics_cost: int = Field(
+        1 << 33,
+        ge=1,
+        description="Largest propagation diagnostics, in depth x width^2 x batch x compared schemes "
+        "(batch x the sum of n_in x n_out over the layers, for unequal widths).",
+    )
+    max_diagnostics_bytes: int = Field(
+        256 << 20,
+        ge=1,
+        description="Largest memory for one scheme's propagation diagnostics: its weights and float64 pre-activations.",
+    )
     log_level: str = Field("info", description="Log level: critical, error, warning, info, debug.")
     access_log: bool = Field(True, description="One JSON line per request on stderr.")
 

@@ -50,15 +50,17 @@ _TYPE_LABELS = {"int", "float", "list", "str", "bool", "none"}
 def dotted(loc: Sequence[int | str], error_type: str = "") -> str:
     """The request field of a Pydantic error location, dotted.
 
-    ``("body", "init", "he", "scale")`` -> ``"init.scale"``: no ``body``, no
-    union tag, no union-member labels such as ``list[...]``; an unknown or
-    missing scheme tag is reported on ``init.scheme``.
+    ``("body", "init", "he", "scale")`` -> ``"init.scale"`` (``compare.0.scale`` in the
+    diagnostics' list of inits): no ``body``, no union tag, no union-member labels such as
+    ``list[...]``; an unknown or missing scheme tag is reported on ``init.scheme``.
     """
     parts = [str(p) for p in loc]
     if parts and parts[0] == "body":
         parts = parts[1:]
     if len(parts) > 1 and parts[0] == "init" and parts[1] in _INIT_TAGS:
         parts = [parts[0], *parts[2:]]
+    if len(parts) > 2 and parts[0] == "compare" and parts[2] in _INIT_TAGS:  # compare.<i>.<tag>.field
+        parts = [*parts[:2], *parts[3:]]
     parts = [p for p in parts if _NAME.fullmatch(p) and p not in _TYPE_LABELS]
     if error_type in _UNION_TAG_ERRORS:
         parts.append("scheme")

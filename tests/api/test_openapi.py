@@ -26,6 +26,8 @@ OPERATIONS = {
     ("/healthz", "get"): "get_health",
     ("/readyz", "get"): "get_readiness",
     ("/metrics", "get"): "get_metrics",
+    ("/v1/diagnostics/propagation", "post"): "diagnose_propagation",
+    ("/v1/diagnostics/propagation/svg", "post"): "diagnose_propagation_svg",
 }
 TENSOR_OPERATIONS = ("/v1/tensors", "/v1/tensors/npy", "/v1/tensors/stats")
 NPY_HEADERS = {
