@@ -93,7 +93,7 @@ async def on_validation_error(request: Request, exc: RequestValidationError) -> 
 
 async def on_init_error(request: Request, exc: InitError) -> Response:
     status = 413 if isinstance(exc, TooLargeError) else 422
-    errors = [{"field": exc.field, "message": exc.message, "type": type(exc).__name__}]
+    errors = [{"field": exc.field or "", "message": exc.message, "type": type(exc).__name__}]  # "": the whole body
     return problem(request, status, exc.message, field=exc.field, errors=errors)
 
 

@@ -202,7 +202,10 @@ def test_cost_over_the_limit_is_413_before_any_work(monkeypatch: pytest.MonkeyPa
         for path in (JSON_PATH, SVG_PATH):
             response = client.post(path, json={**COMPARE, "batch": 33})
             assert response.status_code == 413
-            assert f"over the limit of {3 * cost}" in problem_of(response)["detail"]
+            problem = problem_of(response)
+            assert f"over the limit of {3 * cost}" in problem["detail"]
+            assert "field" not in problem  # the request as a whole, not one field
+            assert [error["field"] for error in problem["errors"]] == [""]  # as FieldError documents it
         four = {**COMPARE, "compare": [*COMPARE["compare"], {"scheme": "orthogonal"}]}
         assert client.post(JSON_PATH, json=four).status_code == 413  # the schemes count
         huge = {"depth": 1000, "width": 8192, "batch": 65536, "activation": "relu", "init": {"scheme": "he"}}
