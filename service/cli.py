@@ -28,7 +28,7 @@ def _serve(args: argparse.Namespace) -> int:
         port=settings.port,
         workers=settings.workers,
         log_config=log_config(settings.log_level),
-        timeout_graceful_shutdown=20,
+        timeout_graceful_shutdown=settings.graceful_shutdown_seconds,
     )
     return 0
 

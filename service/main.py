@@ -13,6 +13,7 @@ from threadpoolctl import threadpool_limits
 
 from service import __version__
 from service.api import diagnostics, meta, problems, tensors
+from service.api.admission import Admission
 from service.api.metrics import Metrics
 from service.api.middleware import RequestContext
 from service.api.models import Problem
@@ -50,8 +51,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.settings = settings
-    app.state.engine = Engine(settings.generation_threads())
     app.state.metrics = Metrics()
+    app.state.engine = Engine(settings.generation_threads(), on_block=app.state.metrics.blocks.inc)
+    app.state.admission = Admission(settings.generation_budget(), settings.admission_timeout)
+    app.state.metrics.budget_in_use.set_function(lambda: app.state.admission.in_use)
     app.state.ready = False
     app.include_router(tensors.router)
     app.include_router(meta.router)

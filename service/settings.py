@@ -37,8 +37,28 @@ class Settings(BaseSettings):
         ge=1,
         description="Largest memory for one scheme's propagation diagnostics: its weights and float64 pre-activations.",
     )
+    generation_budget_bytes: int = Field(
+        0,
+        ge=0,
+        description="Bytes of tensors being generated at once across all requests of a process (a buffered answer "
+        "counts its whole tensor, a streamed one its look-ahead); 0 means 4 x INITSERVE_MAX_ELEMENTS (1 GiB with "
+        "the default limit). A request that does not fit waits, then gets 503.",
+    )
+    admission_timeout: float = Field(
+        5.0,
+        ge=0,
+        description="Seconds a request waits for room in the generation budget before a 503 with Retry-After.",
+    )
+    graceful_shutdown_seconds: float = Field(
+        20.0,
+        ge=0,
+        description="On SIGTERM, seconds in-flight answers get to finish (new connections are refused meanwhile).",
+    )
     log_level: str = Field("info", description="Log level: critical, error, warning, info, debug.")
     access_log: bool = Field(True, description="One JSON line per request on stderr.")
+
+    def generation_budget(self) -> int:
+        return self.generation_budget_bytes or 4 * self.max_elements
 
     def generation_threads(self) -> int:
         return self.threads or os.cpu_count() or 1

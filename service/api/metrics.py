@@ -6,6 +6,7 @@ from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
     Counter,
+    Gauge,
     Histogram,
     disable_created_metrics,
     generate_latest,
@@ -34,6 +35,22 @@ class Metrics:
             "initserve_elements_generated", "Tensor elements generated.", ["scheme", "dtype"], registry=self.registry
         )
         self.bytes = Counter("initserve_bytes_sent", "Answer body bytes sent.", ["route"], registry=self.registry)
+        self.blocks = Counter(
+            "initserve_blocks_generated",
+            "Blocks (up to 2^20 elements) made on the generation pool.",
+            registry=self.registry,
+        )
+        self.rejected = Counter(
+            "initserve_admission_rejected",
+            "Requests refused with 503: the generation budget stayed full for the admission timeout.",
+            ["route"],
+            registry=self.registry,
+        )
+        self.budget_in_use = Gauge(
+            "initserve_generation_budget_in_use_bytes",
+            "Bytes of the generation budget held by requests now.",
+            registry=self.registry,
+        )
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

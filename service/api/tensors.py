@@ -22,6 +22,7 @@ from fastapi.responses import JSONResponse
 from starlette.responses import Response, StreamingResponse
 from starlette.types import Receive, Scope, Send
 
+from service.api.admission import FREE, Lease, Leased, Overloaded
 from service.api.models import StatsAnswer, TensorAnswer, TensorRequest
 from service.api.problems import documented
 from service.core import (
@@ -38,13 +39,22 @@ from service.core import (
     resolve_init,
 )
 from service.core.dtypes import numpy_dtype
-from service.core.engine import Block, assemble, block_ranges, fill_block, statistics
+from service.core.engine import BLOCK_CHUNKS, Block, assemble, block_ranges, fill_block, statistics
+from service.core.sources import CHUNK_ELEMENTS
 from service.core.stats import Comparison
 from service.encode import json as json_answer
 from service.encode import npy
 
 router = APIRouter(tags=["tensors"])
-_ERRORS = documented(400, 413, 415, 422, 500)
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    **documented(400, 413, 415, 422, 500),
+    503: {
+        **documented(503)[503],
+        "description": "Busy: the generation budget (INITSERVE_GENERATION_BUDGET_BYTES) stayed full for the "
+        "admission timeout; retry after `Retry-After` seconds.",
+        "headers": {"Retry-After": {"description": "seconds to wait before retrying", "schema": {"type": "string"}}},
+    },
+}
 
 
 def to_spec(body: TensorRequest) -> TensorSpec:
@@ -81,6 +91,46 @@ def _cancel(futures: list[Future[Block]] | deque[Future[Block]]) -> None:
 INLINE_ELEMENTS = 4096
 
 
+#: Estimated bytes of JSON text per element of the answer's ``data`` (shortest repr and a comma).
+JSON_BYTES_PER_ELEMENT = 24
+
+
+def lookahead(request: Request, plan: TensorPlan) -> int:
+    """Blocks a streamed answer keeps made or in making ahead of the socket: two per generation
+    thread, fewer when that many (and the block being sent) would not fit in the generation budget."""
+    block_bytes = BLOCK_CHUNKS * CHUNK_ELEMENTS * plan.numpy_dtype.itemsize
+    fits = request.app.state.admission.capacity // block_bytes - 1
+    return max(1, min(2 * _engine(request).threads, fits))
+
+
+def held_bytes(plan: TensorPlan, streamed_blocks: int | None) -> int:
+    """The bytes a request holds while it is answered: the whole tensor when ``streamed_blocks`` is None,
+    else that many blocks and the one being sent; a tensor computed whole (orthogonal, sparse) holds its
+    float64 matrix too."""
+    held = plan.nbytes
+    if streamed_blocks is not None:
+        held = min(held, (streamed_blocks + 1) * BLOCK_CHUNKS * CHUNK_ELEMENTS * plan.numpy_dtype.itemsize)
+    if plan.whole:
+        held += 8 * plan.count
+    return held
+
+
+async def admit(request: Request, plan: TensorPlan, nbytes: int) -> Lease:
+    """A share of the generation budget (see ``service.api.admission``); tiny tensors need none."""
+    if plan.count <= INLINE_ELEMENTS and not plan.whole:
+        return FREE
+    try:
+        return await request.app.state.admission.acquire(nbytes)
+    except Overloaded:
+        route = getattr(request.scope.get("route"), "path", "unmatched")
+        request.app.state.metrics.rejected.labels(route).inc()
+        raise
+
+
+def leased(response: Response, lease: Lease) -> Response:
+    return response if lease is FREE else Leased(response, lease)
+
+
 async def generate(engine: Engine, plan: TensorPlan) -> Generated:
     """The whole tensor, made on the pool while the event loop stays free (tiny ones inline)."""
     flat = np.empty(plan.count, dtype=plan.numpy_dtype)
@@ -112,6 +162,11 @@ async def blocks_in_order(
         _cancel(pending)
 
 
+#: Largest piece of a buffered body handed to the server at once: the server waits for the socket to
+#: drain between pieces, so a slow reader never makes it copy a whole tensor into its write buffer.
+SEND_BYTES = 1 << 20
+
+
 class BuffersResponse(Response):
     """A body of ready buffers (the NPY header, the array's memory), sent as they are: no copy,
     no thread hop per part (StreamingResponse iterates a plain iterator on a worker thread)."""
@@ -126,9 +181,14 @@ class BuffersResponse(Response):
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         await send({"type": "http.response.start", "status": self.status_code, "headers": self.raw_headers})
-        last = len(self.parts) - 1
-        for index, part in enumerate(self.parts):
-            await send({"type": "http.response.body", "body": part, "more_body": index < last})
+        pieces = [
+            part[start : start + SEND_BYTES] if len(part) > SEND_BYTES else part
+            for part in self.parts
+            for start in range(0, max(len(part), 1), SEND_BYTES)
+        ]
+        last = len(pieces) - 1
+        for index, piece in enumerate(pieces):
+            await send({"type": "http.response.body", "body": piece, "more_body": index < last})
 
 
 def _number(value: float | int) -> str:
@@ -186,9 +246,15 @@ _NPY_RESPONSE: dict[int | str, dict[str, Any]] = {
 )
 async def create_tensor(request: Request, body: TensorRequest) -> Response:
     plan = _plan(request, body, request.app.state.settings.max_json_elements)
-    made = await generate(_engine(request), plan)
-    content = await anyio.to_thread.run_sync(json_answer.answer, plan, made.empirical, made.comparison, made.array)
-    return Response(content, media_type=json_answer.MEDIA_TYPE)
+    lease = await admit(request, plan, held_bytes(plan, None) + JSON_BYTES_PER_ELEMENT * plan.count)
+    try:
+        made = await generate(_engine(request), plan)
+        content = await anyio.to_thread.run_sync(json_answer.answer, plan, made.empirical, made.comparison, made.array)
+        del made
+        return leased(Response(content, media_type=json_answer.MEDIA_TYPE), lease)
+    except BaseException:
+        lease.release()
+        raise
 
 
 @router.post(
@@ -202,7 +268,12 @@ async def create_tensor(request: Request, body: TensorRequest) -> Response:
 async def create_tensor_stats(request: Request, body: TensorRequest) -> Response:
     plan = _plan(request, body, request.app.state.settings.max_elements)
     engine = _engine(request)
-    sums = [s async for block in blocks_in_order(engine, plan, 2 * engine.threads) for s in block.sums]
+    ahead = lookahead(request, plan)
+    lease = await admit(request, plan, held_bytes(plan, ahead))
+    try:
+        sums = [s async for block in blocks_in_order(engine, plan, ahead) for s in block.sums]
+    finally:
+        lease.release()
     empirical, comparison = statistics(plan, sums)
     return Response(json_answer.answer(plan, empirical, comparison, None), media_type=json_answer.MEDIA_TYPE)
 
@@ -225,14 +296,22 @@ async def create_tensor_npy(request: Request, body: TensorRequest) -> Response:
         "Content-Length": str(len(header) + plan.nbytes),
     }
     if plan.nbytes <= settings.buffered_npy_bytes:
-        made = await generate(engine, plan)
+        lease = await admit(request, plan, held_bytes(plan, None))
+        try:
+            made = await generate(engine, plan)
+        except BaseException:
+            lease.release()
+            raise
         headers.update(init_headers(plan, made.empirical, made.comparison))
-        return BuffersResponse((header, npy.body_view(made.array)), headers, npy.MEDIA_TYPE)
+        return leased(BuffersResponse((header, npy.body_view(made.array)), headers, npy.MEDIA_TYPE), lease)
+
+    ahead = lookahead(request, plan)
+    lease = await admit(request, plan, held_bytes(plan, ahead))
 
     async def stream() -> AsyncIterator[bytes | memoryview]:
         yield header
-        async for block in blocks_in_order(engine, plan, 2 * engine.threads, with_stats=False):
+        async for block in blocks_in_order(engine, plan, ahead, with_stats=False):
             yield npy.body_view(block.values)
 
     headers.update(init_headers(plan, None, None))
-    return StreamingResponse(stream(), media_type=npy.MEDIA_TYPE, headers=headers)
+    return leased(StreamingResponse(stream(), media_type=npy.MEDIA_TYPE, headers=headers), lease)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -104,11 +104,24 @@ def assemble(plan: TensorPlan, flat: np.ndarray, blocks: list[Block]) -> Generat
 
 
 class Engine:
-    """Generates planned tensors on a pool of ``threads`` threads (1: on the caller's thread)."""
+    """Generates planned tensors on a pool of ``threads`` threads (1: on the caller's thread).
 
-    def __init__(self, threads: int | None = None) -> None:
+    ``on_block``, when given, is called (on the thread that made it) after every block made through
+    ``submit``: the service counts them in its metrics.
+    """
+
+    def __init__(self, threads: int | None = None, on_block: Callable[[], None] | None = None) -> None:
         self.threads = threads or os.cpu_count() or 1
         self._pool = ThreadPoolExecutor(self.threads, thread_name_prefix="initserve") if self.threads > 1 else None
+        self._on_block = on_block
+
+    def _fill(
+        self, plan: TensorPlan, first_chunk: int, stop_chunk: int, with_stats: bool, flat: np.ndarray | None
+    ) -> Block:
+        block = fill_block(plan, first_chunk, stop_chunk, with_stats, flat)
+        if self._on_block is not None:
+            self._on_block()
+        return block
 
     def close(self) -> None:
         if self._pool is not None:
@@ -132,11 +145,11 @@ class Engine:
         if self._pool is None:
             future: Future[Block] = Future()
             try:
-                future.set_result(fill_block(plan, first_chunk, stop_chunk, with_stats, flat))
+                future.set_result(self._fill(plan, first_chunk, stop_chunk, with_stats, flat))
             except Exception as exc:  # delivered through the future, as the pool would
                 future.set_exception(exc)
             return future
-        return self._pool.submit(fill_block, plan, first_chunk, stop_chunk, with_stats, flat)
+        return self._pool.submit(self._fill, plan, first_chunk, stop_chunk, with_stats, flat)
 
     def generate(self, plan: TensorPlan) -> Generated:
         """The whole tensor, shaped, with its empirical statistics."""

@@ -77,7 +77,20 @@ def running_server(
     startup_timeout: float = 30.0,
     graceful: bool = True,
 ) -> Iterator[str]:
-    """A real server of ``create_app`` on a free 127.0.0.1 port; yields its base URL.
+    """``server_process`` without the process: yields the base URL."""
+    with server_process(env, via_cli=via_cli, startup_timeout=startup_timeout, graceful=graceful) as (base, _):
+        yield base
+
+
+@contextmanager
+def server_process(
+    env: Mapping[str, str] | None = None,
+    *,
+    via_cli: bool = False,
+    startup_timeout: float = 30.0,
+    graceful: bool = True,
+) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """A real server of ``create_app`` on a free 127.0.0.1 port; yields its base URL and its process.
 
     ``python -m uvicorn service.main:create_app --factory``, or ``python -m service serve`` (the
     ``initserve serve`` command, configured by INITSERVE_* variables) when ``via_cli``. The process
@@ -110,7 +123,7 @@ def running_server(
                 except httpx.TransportError:
                     pass
                 time.sleep(0.05)
-            yield base
+            yield base, process
         finally:
             if process.poll() is None:
                 if graceful:
@@ -122,3 +135,20 @@ def running_server(
                 else:
                     process.kill()
             process.wait()
+
+
+def rss_bytes(pid: int) -> int:
+    """Resident set size of a process (Linux /proc), in bytes."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) * 1024
+    raise RuntimeError(f"no VmRSS for process {pid}")
+
+
+def thread_count(pid: int) -> int:
+    return len(os.listdir(f"/proc/{pid}/task"))
+
+
+def metric_value(text: str, name: str) -> float:
+    """The sum of a Prometheus series' samples in ``text`` (every label set)."""
+    return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines() if line.split("{")[0].split(" ")[0] == name)
