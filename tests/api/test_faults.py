@@ -246,3 +246,15 @@ def test_sigterm_lets_in_flight_answers_finish_and_refuses_new_ones() -> None:
         status, length, data = result
         assert status == 200 and len(data) == length
         assert load_npy(data).shape == shape
+
+
+def test_serve_passes_the_grace_period_to_uvicorn(monkeypatch: pytest.MonkeyPatch) -> None:
+    import uvicorn
+
+    from service import cli
+
+    seen: dict[str, Any] = {}
+    monkeypatch.setattr(uvicorn, "run", lambda *args, **kwargs: seen.update(kwargs))
+    monkeypatch.setenv("INITSERVE_GRACEFUL_SHUTDOWN_SECONDS", "7.5")
+    assert cli.main(["serve", "--port", "0"]) == 0
+    assert seen["timeout_graceful_shutdown"] == 7.5
