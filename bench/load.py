@@ -183,15 +183,20 @@ async def run(args: argparse.Namespace, base: str, pid: int | None) -> int:
             if problem:
                 errors.append(f"{kind.name}: {problem}")
 
+    done = asyncio.Event()
+
     async def sample_rss() -> None:
-        while pid is not None and time.monotonic() < stop_at:
+        while pid is not None and not done.is_set():  # until the last answer is in
             rss.append((time.monotonic() - start, rss_mib(pid)))
             await asyncio.sleep(0.1)
 
     limits = httpx.Limits(max_connections=args.concurrency, max_keepalive_connections=args.concurrency)
     async with httpx.AsyncClient(base_url=base, timeout=120, limits=limits) as http:
-        await asyncio.gather(sample_rss(), *(client(http) for _ in range(args.concurrency)))
-    elapsed = time.monotonic() - start
+        sampler = asyncio.create_task(sample_rss())
+        await asyncio.gather(*(client(http) for _ in range(args.concurrency)))
+        elapsed = time.monotonic() - start
+        done.set()
+        await sampler
 
     total = sum(statuses.values())
     print(f"{total} requests in {elapsed:.1f} s ({total / elapsed:.0f}/s), {args.concurrency} connections, {base}")

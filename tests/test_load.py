@@ -19,3 +19,4 @@ def test_load_script_smoke_run() -> None:
     assert run.returncode == 0, run.stdout + run.stderr
     assert "5xx or no answer: 0; malformed or unexpected: 0" in run.stdout
     assert "npy-small            200: " in run.stdout and "bad-json             400: " in run.stdout
+    assert "MiB at the end" in run.stdout and "nan" not in run.stdout  # the server's RSS was read

@@ -226,7 +226,8 @@ def test_sigterm_lets_in_flight_answers_finish_and_refuses_new_ones() -> None:
                     for chunk in response.iter_raw(256 << 10):
                         data += chunk
                         time.sleep(0.02)  # slow enough to be in flight for a second or more
-                    results[i] = (response.status_code, int(response.headers["content-length"]), bytes(data))
+                    length = int(response.headers["content-length"])
+                    results[i] = (response.status_code, length, bytes(data), time.monotonic())
             except Exception as exc:  # recorded, asserted below
                 results[i] = exc
 
@@ -235,17 +236,21 @@ def test_sigterm_lets_in_flight_answers_finish_and_refuses_new_ones() -> None:
             worker.start()
         started.wait()  # every answer has begun
         process.send_signal(signal.SIGTERM)
+        signalled = time.monotonic()
         time.sleep(0.5)
         with pytest.raises(httpx.TransportError):
             httpx.post(f"{base}/v1/tensors/npy", json=tensor_request(), timeout=5)
         for worker in workers:
             worker.join(60)
         assert process.wait(30) in (0, -signal.SIGTERM)  # uvicorn re-raises the signal once it has shut down
+    finished_after_the_signal = 0
     for shape, result in zip(shapes, results, strict=True):
         assert not isinstance(result, BaseException), repr(result)
-        status, length, data = result
+        status, length, data, finished = result
         assert status == 200 and len(data) == length
         assert load_npy(data).shape == shape
+        finished_after_the_signal += finished > signalled
+    assert finished_after_the_signal >= 4  # the 16 MiB ones take a second or more to read
 
 
 def test_serve_passes_the_grace_period_to_uvicorn(monkeypatch: pytest.MonkeyPatch) -> None:
