@@ -12,7 +12,7 @@ from fastapi_offline import FastAPIOffline
 from threadpoolctl import threadpool_limits
 
 from service import __version__
-from service.api import diagnostics, meta, problems, tensors
+from service.api import diagnostics, meta, problems, security, tensors
 from service.api.admission import Admission
 from service.api.metrics import Metrics
 from service.api.middleware import RequestContext
@@ -60,12 +60,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(meta.router)
     app.include_router(diagnostics.router)
     problems.install(app)
+    security.require_api_keys(app, settings.api_key_list())  # inside RequestContext: 401s get a request id
     app.add_middleware(
         RequestContext,  # type: ignore[arg-type]
         metrics=app.state.metrics,
         max_body_bytes=settings.max_body_bytes,
         access_log=settings.access_log,
     )
+    security.allow_cors(app, settings.cors_origin_list())  # outermost: every answer carries its headers
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
@@ -73,8 +75,28 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             problem = Problem.model_json_schema(ref_template="#/components/schemas/{model}")
             schema["components"]["schemas"].update(problem.pop("$defs", {}))  # FieldError
             schema["components"]["schemas"]["Problem"] = problem
+            _document_security(schema)
             app.openapi_schema = schema
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
     return app
+
+
+def _document_security(schema: dict[str, Any]) -> None:
+    """The optional API keys: the schemes, a requirement of either or none on every /v1/* operation
+    (top level, so that generated clients keep taking a plain client), open operations marked open,
+    and the 401 answer of the /v1/* operations."""
+    schema["components"]["securitySchemes"] = security.SECURITY_SCHEMES
+    schema["security"] = security.OPTIONAL_SECURITY
+    unauthorized = problems.documented(401)[401]
+    unauthorized["description"] = "Missing or wrong API key (only where the service has keys: INITSERVE_API_KEYS)."
+    unauthorized["headers"] = {
+        "WWW-Authenticate": {"description": "`Bearer`: the key schemes accepted", "schema": {"type": "string"}}
+    }
+    for path, item in schema["paths"].items():
+        for operation in item.values():
+            if path.startswith(security.PROTECTED_PREFIX):
+                operation["responses"]["401"] = unauthorized
+            else:
+                operation["security"] = []

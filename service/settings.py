@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -54,11 +54,32 @@ class Settings(BaseSettings):
         ge=0,
         description="On SIGTERM, seconds in-flight answers get to finish (new connections are refused meanwhile).",
     )
+    api_keys: SecretStr = Field(
+        SecretStr(""),
+        description="Comma-separated API keys; when set, every /v1/* operation needs `Authorization: Bearer <key>` "
+        "or `X-API-Key: <key>` (401 otherwise). Empty: no authentication.",
+    )
+    cors_origins: str = Field(
+        "",
+        description="Comma-separated origins allowed to call the API from a browser (CORS), or `*`. Empty: CORS off.",
+    )
     log_level: str = Field("info", description="Log level: critical, error, warning, info, debug.")
     access_log: bool = Field(True, description="One JSON line per request on stderr.")
 
     def generation_budget(self) -> int:
         return self.generation_budget_bytes or 4 * self.max_elements
 
+    def api_key_list(self) -> list[str]:
+        """The configured API keys (empty: authentication off)."""
+        return _split(self.api_keys.get_secret_value())
+
+    def cors_origin_list(self) -> list[str]:
+        """The origins allowed by CORS (empty: CORS off)."""
+        return _split(self.cors_origins)
+
     def generation_threads(self) -> int:
         return self.threads or os.cpu_count() or 1
+
+
+def _split(text: str) -> list[str]:
+    return [item.strip() for item in text.split(",") if item.strip()]

@@ -10,6 +10,7 @@ passes run on a worker thread, weights generated on the engine's pool, so the ev
 
 from __future__ import annotations
 
+import logging
 import math
 import secrets
 from typing import Annotated, Any, Literal
@@ -43,6 +44,7 @@ from service.core.schemes import Init as CoreInit
 from service.encode import svg
 
 router = APIRouter(tags=["diagnostics"])
+logger = logging.getLogger("initserve.errors")
 _ERRORS = documented(400, 413, 415, 422, 500)
 
 Count = Annotated[int, Field(ge=1), BeforeValidator(_no_bool_or_str)]
@@ -290,7 +292,12 @@ async def diagnose_propagation_svg(request: Request, body: PropagationRequest) -
     report = await measure(request, body)
     try:
         content = await anyio.to_thread.run_sync(svg.render, report)
-    except svg.MatplotlibUnavailable as exc:
-        detail = f"the chart cannot be drawn here: {exc}; the JSON operation works without it"
+    except svg.MatplotlibUnavailable:
+        # The cause (matplotlib's message names directories of the host) goes to the log, not to the client.
+        logger.exception("diagnostics chart unavailable")
+        detail = (
+            "the chart cannot be drawn here (matplotlib is missing or has no writable cache directory: "
+            "see MPLCONFIGDIR); the JSON operation works without it"
+        )
         return problem(request, 503, detail)
     return Response(content, media_type=svg.MEDIA_TYPE)
