@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import secrets
+import threading
 from collections import deque
 from collections.abc import AsyncIterator
 from concurrent.futures import Future
@@ -138,10 +139,12 @@ async def generate(engine: Engine, plan: TensorPlan) -> Generated:
         return assemble(
             plan, flat, [fill_block(plan, first, stop, flat=flat) for first, stop in block_ranges(plan.count)]
         )
-    futures = [engine.submit(plan, first, stop, flat=flat) for first, stop in block_ranges(plan.count)]
+    consumer_gone = threading.Event()
+    futures = [engine.submit(plan, a, b, flat=flat, cancel=consumer_gone) for a, b in block_ranges(plan.count)]
     try:
         blocks = [await asyncio.wrap_future(future) for future in futures]
     finally:
+        consumer_gone.set()  # a no-op when every block is in; else stops them within a chunk
         _cancel(futures)
     return assemble(plan, flat, blocks)
 
@@ -152,13 +155,15 @@ async def blocks_in_order(
     """The tensor's blocks in order, with at most ``lookahead`` blocks made or in making ahead."""
     ranges = deque(block_ranges(plan.count))
     pending: deque[Future[Block]] = deque()
+    consumer_gone = threading.Event()  # stops blocks being made within a chunk
     try:
         while ranges or pending:
             while ranges and len(pending) < lookahead:
                 first, stop = ranges.popleft()
-                pending.append(engine.submit(plan, first, stop, with_stats))
+                pending.append(engine.submit(plan, first, stop, with_stats, cancel=consumer_gone))
             yield await asyncio.wrap_future(pending.popleft())
     finally:
+        consumer_gone.set()
         _cancel(pending)
 
 

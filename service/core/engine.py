@@ -57,13 +57,24 @@ class Generated:
     comparison: Comparison
 
 
+class Cancelled(Exception):
+    """The block's consumer went away (``cancel`` was set): the rest of the block was not made."""
+
+
 def fill_block(
-    plan: TensorPlan, first_chunk: int, stop_chunk: int, with_stats: bool = True, flat: np.ndarray | None = None
+    plan: TensorPlan,
+    first_chunk: int,
+    stop_chunk: int,
+    with_stats: bool = True,
+    flat: np.ndarray | None = None,
+    cancel: threading.Event | None = None,
 ) -> Block:
     """Make chunks [first_chunk, stop_chunk) of ``plan`` on the calling thread.
 
     The values are written into ``flat`` (the whole flat tensor) when it is
-    given, else into a new array of the block's size.
+    given, else into a new array of the block's size. ``cancel`` is checked
+    before each chunk: once it is set, the block stops within one chunk and
+    raises ``Cancelled``.
     """
     start, _ = chunk_bounds(first_chunk, plan.count)
     _, stop = chunk_bounds(stop_chunk - 1, plan.count)
@@ -72,6 +83,8 @@ def fill_block(
     scratch = sampled_space if plan.numpy_dtype != plan.sampling_dtype else None
     sums = []
     for chunk in range(first_chunk, stop_chunk):
+        if cancel is not None and cancel.is_set():
+            raise Cancelled
         lo, hi = chunk_bounds(chunk, plan.count)
         out = values[lo - start : hi - start]
         if scratch is None:
@@ -116,9 +129,15 @@ class Engine:
         self._on_block = on_block
 
     def _fill(
-        self, plan: TensorPlan, first_chunk: int, stop_chunk: int, with_stats: bool, flat: np.ndarray | None
+        self,
+        plan: TensorPlan,
+        first_chunk: int,
+        stop_chunk: int,
+        with_stats: bool,
+        flat: np.ndarray | None,
+        cancel: threading.Event | None,
     ) -> Block:
-        block = fill_block(plan, first_chunk, stop_chunk, with_stats, flat)
+        block = fill_block(plan, first_chunk, stop_chunk, with_stats, flat, cancel)
         if self._on_block is not None:
             self._on_block()
         return block
@@ -140,16 +159,17 @@ class Engine:
         stop_chunk: int,
         with_stats: bool = True,
         flat: np.ndarray | None = None,
+        cancel: threading.Event | None = None,
     ) -> Future[Block]:
         """Schedule one block (see ``fill_block``); with one thread it is made before this returns."""
         if self._pool is None:
             future: Future[Block] = Future()
             try:
-                future.set_result(self._fill(plan, first_chunk, stop_chunk, with_stats, flat))
+                future.set_result(self._fill(plan, first_chunk, stop_chunk, with_stats, flat, cancel))
             except Exception as exc:  # delivered through the future, as the pool would
                 future.set_exception(exc)
             return future
-        return self._pool.submit(self._fill, plan, first_chunk, stop_chunk, with_stats, flat)
+        return self._pool.submit(self._fill, plan, first_chunk, stop_chunk, with_stats, flat, cancel)
 
     def generate(self, plan: TensorPlan) -> Generated:
         """The whole tensor, shaped, with its empirical statistics."""
