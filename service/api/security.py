@@ -18,6 +18,7 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from service.api.problems import MEDIA_TYPE, problem_body
+from service.api.tensors import NPY_HEADERS
 
 PROTECTED_PREFIX = "/v1/"
 BEARER_SCHEME = "bearerAuth"
@@ -40,19 +41,7 @@ SECURITY_SCHEMES: dict[str, dict[str, Any]] = {
 OPTIONAL_SECURITY: list[dict[str, list[str]]] = [{BEARER_SCHEME: []}, {HEADER_SCHEME: []}, {}]
 #: Headers a browser may send and read across origins (CORS).
 CORS_REQUEST_HEADERS = ["Authorization", "X-API-Key", "Content-Type", "X-Request-ID"]
-CORS_EXPOSED_HEADERS = [
-    "X-Request-ID",
-    "Content-Disposition",
-    "X-Init-Seed",
-    "X-Init-Fan-In",
-    "X-Init-Fan-Out",
-    "X-Init-Stream-Version",
-    "X-Init-Theoretical-Variance",
-    "X-Init-Empirical-Mean",
-    "X-Init-Empirical-Variance",
-    "X-Init-Variance-Ratio",
-    "Retry-After",
-]
+CORS_EXPOSED_HEADERS = ["X-Request-ID", *NPY_HEADERS, "Retry-After"]
 
 
 def presented_key(headers: Sequence[tuple[bytes, bytes]]) -> bytes | None:

@@ -217,7 +217,7 @@ def init_headers(plan: TensorPlan, empirical: Empirical | None, comparison: Comp
     return {k: v if isinstance(v, str) else _number(v) for k, v in values.items() if v is not None}
 
 
-_NPY_HEADERS = {
+NPY_HEADERS = {  # the .npy answer's headers: (meaning, when present)
     "Content-Disposition": ('attachment; filename="tensor.npy"', "always"),
     "X-Init-Seed": ("the seed used (chosen by the service when the request had none)", "always"),
     "X-Init-Fan-In": ("fan_in in the request's layout; absent where undefined", "when defined"),
@@ -234,7 +234,7 @@ _NPY_RESPONSE: dict[int | str, dict[str, Any]] = {
         "content": {npy.MEDIA_TYPE: {"schema": {"type": "string", "format": "binary"}}},
         "headers": {
             name: {"description": f"{text} ({when})", "schema": {"type": "string"}}
-            for name, (text, when) in _NPY_HEADERS.items()
+            for name, (text, when) in NPY_HEADERS.items()
         },
     },
     **_ERRORS,
