@@ -27,6 +27,19 @@ MAX_SEED: Final[int] = 2**53 - 1
 
 
 @dataclass(frozen=True)
+class Fill:
+    """After the source fills the tensor, flat (C-order) elements [start, stop) are set to ``value``.
+
+    E.g. PyTorch ``Embedding(padding_idx=p)``: row ``p`` is zero; Keras LSTM
+    ``unit_forget_bias``: ``bias[units:2 * units]`` is one.
+    """
+
+    start: int
+    stop: int
+    value: float
+
+
+@dataclass(frozen=True)
 class TensorSpec:
     """Everything the tensor is a pure function of (with the stream version)."""
 
@@ -35,6 +48,7 @@ class TensorSpec:
     seed: int
     dtype: str = "float32"
     layout: Layout | FanAxes = "keras"
+    fills: tuple[Fill, ...] = ()
 
 
 @dataclass(frozen=True)
