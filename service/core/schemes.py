@@ -35,17 +35,18 @@ class Param:
     """One parameter of a scheme. ``default=None`` means the parameter is required."""
 
     name: str
-    kind: Literal["number", "integer", "choice"]
-    default: float | int | str | None
+    kind: Literal["number", "integer", "choice", "axes"]
+    default: float | int | str | tuple[int, ...] | None
     description: str
     choices: tuple[str, ...] = ()
     minimum: float | None = None
     exclusive_minimum: float | None = None
     exclusive_maximum: float | None = None
+    optional: bool = False  # ``default=None`` is a value (not given), not "required"
 
     @property
     def required(self) -> bool:
-        return self.default is None
+        return self.default is None and not self.optional
 
 
 @dataclass(frozen=True)
@@ -155,6 +156,18 @@ def _build_orthogonal(ctx: Context) -> Recipe:
     return Recipe(WholeSource(compute), Moments(0.0, gain * gain / max(rows, cols), None, None), reach=abs(gain))
 
 
+def _build_delta_orthogonal(ctx: Context) -> Recipe:
+    layout = str(ctx.layout)
+    kernel, _, out_channels = shaped.delta_orthogonal_dims(ctx.shape, layout)
+    gain = ctx.params["gain"]
+
+    def compute() -> np.ndarray:
+        return shaped.delta_orthogonal(ctx.shape, layout, gain, ctx.seed)
+
+    variance = gain * gain / (math.prod(kernel) * out_channels)
+    return Recipe(WholeSource(compute), Moments(0.0, variance, None, None), reach=abs(gain))
+
+
 def _build_identity(ctx: Context) -> Recipe:
     points = shaped.identity_points(ctx.shape)
     gain = ctx.params["gain"]
@@ -251,6 +264,16 @@ _SCHEME_LIST: Final[tuple[Scheme, ...]] = (
         build=_build_orthogonal,
         shape_aware=True,
         shapes="2 dims or more; torch flattens to (shape[0], prod(rest)), keras/jax to (prod(shape[:-1]), shape[-1])",
+    ),
+    Scheme(
+        name="delta_orthogonal",
+        summary="Delta-orthogonal convolution kernel (Xiao et al. 2018; JAX delta_orthogonal)",
+        formula="W = 0 except W[(k - 1) // 2, ...] = gain * Q, Q an (in, out) matrix with orthonormal rows; "
+        "variance = gain^2 / (prod(k) * out)",
+        params=(_GAIN,),
+        build=_build_delta_orthogonal,
+        shape_aware=True,
+        shapes="3-D to 5-D kernels with in <= out: keras/jax (*k, in, out), torch (out, in, *k)",
     ),
     Scheme(
         name="identity",
@@ -358,7 +381,7 @@ def scheme_of(name: str) -> Scheme:
     return SCHEMES[canonical]
 
 
-def _coerce(param: Param, value: object) -> float | int | str:
+def coerce_param(param: Param, value: object) -> float | int | str:
     where = f"init.{param.name}"
     if param.kind == "choice":
         if value not in param.choices:
@@ -405,7 +428,7 @@ def resolve_init(scheme: str, params: Mapping[str, object] | None = None) -> Ini
                 raise ParameterError(f"{param.name} is required for scheme {entry.name}", f"init.{param.name}")
             resolved[param.name] = param.default
         else:
-            resolved[param.name] = _coerce(param, given[param.name])
+            resolved[param.name] = coerce_param(param, given[param.name])
     if entry.check is not None:
         entry.check(resolved)
     return Init(entry.name, resolved)

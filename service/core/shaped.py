@@ -104,6 +104,44 @@ def check_orthogonal(shape: Sequence[int], layout: str) -> tuple[int, int]:
     return rows, cols
 
 
+def delta_orthogonal(shape: Sequence[int], layout: str, gain: float, seed: int) -> np.ndarray:
+    """Delta-orthogonal convolution kernel (Xiao et al. 2018; JAX ``delta_orthogonal``).
+
+    Keras/JAX kernel ``(*k, in, out)`` with ``in <= out``: zeros except at the
+    spatial centre ``(k - 1) // 2`` of every kernel dim, which holds
+    ``gain * Q``, Q the ``(in, out)`` orthogonal matrix (orthonormal rows) that
+    ``orthogonal`` makes from the same seed. torch ``(out, in, *k)``: the same
+    tensor transposed. JAX's centre is ``(k - 1) // 2``; PyTorch ``dirac_``
+    uses ``k // 2`` (they differ for even kernels).
+    """
+    kernel, in_channels, out_channels = delta_orthogonal_dims(shape, layout)
+    weights = np.zeros((*kernel, in_channels, out_channels), dtype=np.float64)
+    weights[tuple((k - 1) // 2 for k in kernel)] = orthogonal((in_channels, out_channels), "keras", gain, seed)
+    if layout == "torch":
+        rank = len(shape)
+        return weights.transpose(rank - 1, rank - 2, *range(rank - 2))
+    return weights
+
+
+def delta_orthogonal_dims(shape: Sequence[int], layout: str) -> tuple[tuple[int, ...], int, int]:
+    """(kernel, in, out) of a 3-D to 5-D kernel; raises unless in <= out (as JAX) and it fits the limits."""
+    if not 3 <= len(shape) <= 5:
+        raise ShapeError(f"delta_orthogonal needs a 3-D to 5-D convolution kernel, got shape {list(shape)}", "shape")
+    if layout == "torch":
+        out_channels, in_channels, kernel = shape[0], shape[1], tuple(shape[2:])
+    else:
+        in_channels, out_channels, kernel = shape[-2], shape[-1], tuple(shape[:-2])
+    if in_channels > out_channels:
+        raise ShapeError(
+            f"delta_orthogonal needs in <= out channels (as JAX), got in {in_channels} and out {out_channels} "
+            f"in shape {list(shape)}",
+            "shape",
+        )
+    check_whole(math.prod(shape), "delta_orthogonal")
+    check_orthogonal((in_channels, out_channels), "keras")
+    return kernel, in_channels, out_channels
+
+
 # -- identity and dirac ---------------------------------------------------------------------------
 
 
