@@ -1,8 +1,13 @@
 """Output dtypes and the dtype each one is sampled in.
 
-Every dtype but float64 is sampled in float32 and rounded (round to nearest
-even) to the output dtype, so a float16 or bfloat16 tensor is exactly the
-float32 tensor of the same request, rounded.
+Every float dtype but float64 is sampled in float32 and rounded (round to
+nearest even) to the output dtype, so a float16 or bfloat16 tensor is exactly
+the float32 tensor of the same request, rounded.
+
+``INTEGER_DTYPES`` (int64) serve deterministic integral tensors only (zeros,
+ones, an integral constant: PyTorch BatchNorm's ``num_batches_tracked``); they
+are made in float64 and cast, exactly. They are not in ``DTYPES``, the float
+dtypes of the single-tensor API.
 """
 
 from __future__ import annotations
@@ -14,12 +19,14 @@ import numpy as np
 
 DType = Literal["float32", "float64", "float16", "bfloat16"]
 DTYPES: Final[tuple[str, ...]] = get_args(DType)
+INTEGER_DTYPES: Final[tuple[str, ...]] = ("int64",)
 
 _NUMPY: Final[dict[str, np.dtype]] = {
     "float32": np.dtype(np.float32),
     "float64": np.dtype(np.float64),
     "float16": np.dtype(np.float16),
     "bfloat16": np.dtype(ml_dtypes.bfloat16),
+    "int64": np.dtype(np.int64),
 }
 
 
@@ -29,5 +36,5 @@ def numpy_dtype(name: str) -> np.dtype:
 
 
 def sampling_dtype(name: str) -> np.dtype:
-    """float64 for float64 output, float32 for everything else."""
-    return _NUMPY["float64"] if name == "float64" else _NUMPY["float32"]
+    """float64 for float64 and int64 output, float32 for everything else."""
+    return _NUMPY["float64"] if name in ("float64", "int64") else _NUMPY["float32"]

@@ -11,6 +11,7 @@ Shape-aware schemes draw extra randomness (a sparsity mask) from
 
 from __future__ import annotations
 
+import bisect
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -100,3 +101,26 @@ class WholeSource:
     def fill(self, chunk: int, out: np.ndarray) -> None:
         start = chunk * CHUNK_ELEMENTS
         out[...] = self.flat()[start : start + out.size]
+
+
+@dataclass(frozen=True)
+class FilledSource:
+    """``inner``'s values, then flat elements [starts[i], stops[i]) set to ``values[i]``.
+
+    The ranges are sorted and disjoint; each chunk overwrites only the part of
+    each range that falls inside it, so any chunk is still made on its own.
+    """
+
+    inner: Source
+    starts: tuple[int, ...]
+    stops: tuple[int, ...]
+    values: tuple[float, ...]
+
+    def fill(self, chunk: int, out: np.ndarray) -> None:
+        self.inner.fill(chunk, out)
+        start = chunk * CHUNK_ELEMENTS
+        stop = start + out.size
+        first = bisect.bisect_right(self.stops, start)  # the first range ending after this chunk starts
+        last = bisect.bisect_left(self.starts, stop)  # the first range starting at or after its end
+        for i in range(first, last):
+            out[max(self.starts[i], start) - start : min(self.stops[i], stop) - start] = self.values[i]
