@@ -29,7 +29,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 
 from service.encode.npy import body_view, npy_header
-from service.encode.safetensors import Entry
+from service.encode.safetensors import Entry, EntryLike, as_entry
 
 MEDIA_TYPE = "application/zip"  # what numpy.savez writes is a plain ZIP (IANA application/zip)
 
@@ -116,8 +116,8 @@ class NpzWriter:
     RuntimeError when the calls come out of order.
     """
 
-    def __init__(self, entries: Sequence[Entry | tuple[str, np.dtype, Sequence[int]]]) -> None:
-        entries = [entry if isinstance(entry, Entry) else Entry(*entry) for entry in entries]
+    def __init__(self, entries: Sequence[EntryLike]) -> None:
+        entries = [as_entry(entry) for entry in entries]
         names = [entry.name for entry in entries]
         if len(set(names)) != len(names):
             raise ValueError(f"NPZ: duplicate tensor names {sorted({n for n in names if names.count(n) > 1})!r}")

@@ -95,6 +95,14 @@ class FileLayout:
         return {slot.entry.name: (slot.begin, slot.end) for slot in self.slots}
 
 
+EntryLike = Entry | tuple[str, np.dtype, Sequence[int]]
+
+
+def as_entry(entry: EntryLike) -> Entry:
+    """An :class:`Entry`, from itself or from a ``(name, dtype, shape)`` tuple."""
+    return entry if isinstance(entry, Entry) else Entry(*entry)
+
+
 def safetensors_dtype(dtype: np.dtype) -> str:
     """The safetensors name of a numpy dtype; ValueError for dtypes the service does not write."""
     name = DTYPES.get(np.dtype(dtype).name)
@@ -103,13 +111,14 @@ def safetensors_dtype(dtype: np.dtype) -> str:
     return name
 
 
-def file_layout(entries: Sequence[Entry], metadata: Mapping[str, str] | None = None) -> FileLayout:
+def file_layout(entries: Sequence[EntryLike], metadata: Mapping[str, str] | None = None) -> FileLayout:
     """The header, body order, offsets and total size of the safetensors file holding ``entries``.
 
     ``metadata`` (str->str) becomes ``__metadata__`` when it is non-empty. Raises ValueError for an
     unsupported dtype, a duplicate name, the name ``__metadata__``, a non-str metadata key or value,
     text that is not valid Unicode, or a header over 100,000,000 bytes.
     """
+    entries = [as_entry(entry) for entry in entries]
     names = [entry.name for entry in entries]
     if not all(isinstance(name, str) for name in names):
         raise ValueError("safetensors: tensor names must be str")

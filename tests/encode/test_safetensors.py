@@ -124,7 +124,11 @@ def test_same_inputs_same_bytes_whatever_the_insertion_order() -> None:
 
 def test_bytes_equal_the_official_writer_without_metadata() -> None:
     """Our header reproduces the official writer's: same body order, key order, separators and padding."""
-    arrays = {**MODEL, "bf": sample(np.float32, (3,), 8).astype(ml_dtypes.bfloat16)}
+    arrays = {
+        **MODEL,
+        "bf": sample(np.float32, (3,), 8).astype(ml_dtypes.bfloat16),
+        'ctl\t\n\x1f\b\f\x7f"\\/\u2028': np.zeros(2, np.float32),  # JSON escapes as serde_json writes them
+    }
     assert encode(arrays) == safetensors.numpy.save(arrays)
     assert encode({}) == safetensors.numpy.save({}) == b"\x08" + b"\x00" * 7 + b"{}      "
 
@@ -159,6 +163,8 @@ def test_body_order_is_by_alignment_then_name() -> None:
     ]
     layout = file_layout(entries)
     assert [slot.entry.name for slot in layout.slots] == ["y", "z", "c", "a", "aa", "b"]
+    as_tuples = [(entry.name, entry.dtype, list(entry.shape)) for entry in entries]
+    assert file_layout(as_tuples) == layout
 
 
 def test_layout_alone_gives_header_offsets_and_total_size() -> None:
