@@ -12,7 +12,7 @@ from fastapi_offline import FastAPIOffline
 from threadpoolctl import threadpool_limits
 
 from service import __version__
-from service.api import diagnostics, meta, problems, security, tensors
+from service.api import diagnostics, meta, problems, security, tensors, whole_models
 from service.api.admission import Admission
 from service.api.metrics import Metrics
 from service.api.middleware import RequestContext
@@ -57,6 +57,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.metrics.budget_in_use.set_function(lambda: app.state.admission.in_use)
     app.state.ready = False
     app.include_router(tensors.router)
+    app.include_router(whole_models.router)
     app.include_router(meta.router)
     app.include_router(diagnostics.router)
     problems.install(app)

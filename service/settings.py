@@ -25,6 +25,11 @@ class Settings(BaseSettings):
         description=".npy answers up to this size are generated before sending, with empirical statistics "
         "in X-Init-* headers; larger ones stream from the first byte.",
     )
+    max_model_tensors: int = Field(4096, ge=1, description="Most tensors in one model (POST /v1/models/*).")
+    max_model_elements: int = Field(1 << 29, ge=1, description="Most elements in one model, all tensors together.")
+    max_model_bytes: int = Field(
+        1 << 31, ge=1, description="Most bytes of tensor data in one model (.npz answers stay under 4 GiB)."
+    )
     max_body_bytes: int = Field(64 << 10, ge=1024, description="Largest request body accepted.")
     max_diagnostics_cost: int = Field(
         1 << 33,

@@ -24,7 +24,7 @@ from starlette.responses import Response
 
 from service.api.models import Init, Number, Seed, _no_bool_or_str
 from service.api.problems import documented, problem
-from service.core import DTYPES, MAX_SEED, STREAM_VERSION, InitError, ParameterError, ShapeError, resolve_init
+from service.core import DTYPES, MAX_SEED, STREAM_VERSION, InitError, ParameterError, ShapeError
 from service.core.activations import ACTIVATIONS, activation
 from service.core.diagnostics import (
     EXPLODING_ABOVE,
@@ -40,6 +40,7 @@ from service.core.diagnostics import (
     diagnose,
     network,
 )
+from service.core.frameworks import resolve_any
 from service.core.schemes import Init as CoreInit
 from service.encode import svg
 
@@ -192,7 +193,8 @@ def to_core(body: PropagationRequest) -> tuple[Network, list[CoreInit]]:
     inits = []
     for index, model in given:
         try:
-            inits.append(resolve_init(model.scheme, model.model_dump(exclude={"scheme"})))  # type: ignore[attr-defined]
+            params = model.model_dump(exclude={"scheme"})  # type: ignore[attr-defined]
+            inits.append(resolve_any(model.scheme, params, rank=2).init)  # type: ignore[attr-defined]
         except InitError as exc:
             raise type(exc)(exc.message, _scheme_field(exc.field, index)) from exc
     seed = body.seed if body.seed is not None else secrets.randbelow(MAX_SEED + 1)

@@ -9,6 +9,8 @@ from service.api.metrics import CONTENT_TYPE
 from service.api.models import Catalogue, Health
 from service.api.problems import documented, problem
 from service.core import DTYPES, LAYOUTS, STREAM_VERSION, catalogue
+from service.core.frameworks import framework_catalogue
+from service.core.presets import preset_catalogue
 
 router = APIRouter()
 
@@ -22,7 +24,14 @@ router = APIRouter()
     responses=documented(500),
 )
 async def list_schemes() -> dict[str, object]:
-    return {"schemes": catalogue(), "layouts": list(LAYOUTS), "dtypes": list(DTYPES), "stream_version": STREAM_VERSION}
+    return {
+        "schemes": catalogue(),
+        "initializers": framework_catalogue(),
+        "presets": preset_catalogue(),
+        "layouts": list(LAYOUTS),
+        "dtypes": list(DTYPES),
+        "stream_version": STREAM_VERSION,
+    }
 
 
 @router.get(

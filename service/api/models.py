@@ -10,9 +10,12 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, create_model
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Discriminator, Field, StrictBool, Tag, create_model
 
 from service.core import DTYPES, LAYOUTS, MAX_RANK, MAX_SEED, SCHEMES
+from service.core.frameworks import FRAMEWORK_INITS, FrameworkInit
+from service.core.model import MAX_ENTRIES, MAX_NAME_LENGTH, NAME_PATTERN
+from service.core.presets import PRESETS, Preset, PresetArg
 from service.core.schemes import Param, Scheme
 
 
@@ -35,8 +38,13 @@ _ANSWER = ConfigDict(extra="forbid", json_schema_serialization_defaults_required
 
 def _field(param: Param) -> tuple[Any, Any]:
     default = ... if param.required else param.default
+    if isinstance(default, tuple):
+        default = list(default)
     if param.kind == "choice":
         return Literal[param.choices], Field(default, description=param.description)  # type: ignore[valid-type]
+    if param.kind == "axes":
+        kind: Any = Axis | list[Axis]
+        return (kind | None if param.optional else kind), Field(default, description=param.description)
     bounds = {"ge": param.minimum, "gt": param.exclusive_minimum, "lt": param.exclusive_maximum}
     base = int if param.kind == "integer" else float
     kind = Annotated[
@@ -62,7 +70,29 @@ def _init_model(scheme: Scheme) -> type[BaseModel]:
     )
 
 
-INIT_MODELS: dict[str, type[BaseModel]] = {name: _init_model(scheme) for name, scheme in SCHEMES.items()}
+def _framework_init_model(entry: FrameworkInit) -> type[BaseModel]:
+    framework, function = entry.name.split(".", 1)
+    name = framework.title() + "".join(part[:1].upper() + part[1:] for part in function.split("_")) + "Init"
+    tag = Literal[(entry.name, *entry.aliases)]  # type: ignore[valid-type]
+    described = f"{entry.name}: {entry.summary}. Resolves to {entry.expansion}; {framework} layout unless given."
+    if entry.aliases:
+        described += f" Also accepted as: {', '.join(entry.aliases)}."
+    if entry.notes:
+        described += f" {entry.notes}"
+    return create_model(
+        name,
+        __config__=_STRICT,
+        __doc__=described,
+        scheme=(tag, Field(description="the initializer's name, as its framework spells it")),
+        **{p.name: _field(p) for p in entry.params},
+    )
+
+
+#: One model per canonical scheme and per framework-named initializer, by name.
+INIT_MODELS: dict[str, type[BaseModel]] = {
+    **{name: _init_model(scheme) for name, scheme in SCHEMES.items()},
+    **{name: _framework_init_model(entry) for name, entry in FRAMEWORK_INITS.items()},
+}
 
 Init = Annotated[Union[tuple(INIT_MODELS.values())], Field(discriminator="scheme")]  # type: ignore[valid-type]  # noqa: UP007
 
@@ -146,7 +176,11 @@ class StatsAnswer(BaseModel):
     layout: Literal[LAYOUTS] | None  # type: ignore[valid-type]
     fan_axes: FanAxes | None
     seed: int
-    init: Init = Field(description="the scheme with every default filled in (aliases echoed canonical)")
+    init: Init = Field(description="the canonical scheme with every default filled in (aliases echoed canonical)")
+    requested_init: Init | None = Field(  # type: ignore[valid-type]
+        description="a framework-named init as asked (e.g. torch.kaiming_uniform_), its defaults filled in; "
+        "null when the request named a canonical scheme"
+    )
     fan_in: int | None = Field(description="null where the layout defines no fans")
     fan_out: int | None
     stream_version: str
@@ -162,9 +196,9 @@ class TensorAnswer(StatsAnswer):
 class SchemeField(BaseModel):
     model_config = _ANSWER
     name: str
-    type: Literal["number", "integer", "choice"]
+    type: Literal["number", "integer", "choice", "axes"]
     required: bool
-    default: float | int | str | None
+    default: float | int | str | list[int] | None
     choices: list[str] | None
     description: str
 
@@ -180,9 +214,29 @@ class SchemeInfo(BaseModel):
     fields: list[SchemeField]
 
 
+class FrameworkInitInfo(BaseModel):
+    """A framework-named initializer: its own fields and the canonical scheme it resolves to."""
+
+    model_config = _ANSWER
+    name: str = Field(description="as the framework spells it, prefixed keras., torch. or jax.")
+    framework: Literal["keras", "torch", "jax"]
+    aliases: list[str]
+    summary: str
+    source: str = Field(description="where the framework defines it (file:lines)")
+    layout: Literal[LAYOUTS] = Field(description="the layout used unless the request gives one")  # type: ignore[valid-type]
+    expansion: str = Field(description="the canonical scheme it resolves to, in terms of its own fields")
+    default_expansion: dict[str, Any] | None = Field(
+        description="the canonical init of the defaults; null when a field is required"
+    )
+    notes: str | None = Field(description="where we deviate from the framework's code, and why")
+    fields: list[SchemeField]
+
+
 class Catalogue(BaseModel):
     model_config = _ANSWER
     schemes: list[SchemeInfo]
+    initializers: list[FrameworkInitInfo] = Field(description="framework-named initializers accepted as init")
+    presets: list[PresetInfo] = Field(description="layer presets accepted as model entries")
     layouts: list[str]
     dtypes: list[str]
     stream_version: str
@@ -214,3 +268,173 @@ class Problem(BaseModel):
 class Health(BaseModel):
     model_config = _ANSWER
     status: str
+
+
+# -- whole models (POST /v1/models/*) -----------------------------------------------------------------
+
+TensorName = Annotated[
+    str, Field(min_length=1, max_length=MAX_NAME_LENGTH, pattern=f"^{NAME_PATTERN}$", description="the full name")
+]
+
+
+def _preset_arg_field(arg: PresetArg) -> tuple[Any, Any]:
+    """A preset argument as a Pydantic field (the core checks it again, with the same rules)."""
+    bounds = {"ge": arg.minimum, "le": arg.maximum}
+    limits = {k: v for k, v in bounds.items() if v is not None}
+    integer = Annotated[int, Field(**limits), BeforeValidator(_no_bool_or_str)]
+    kind: Any
+    if arg.kind == "integer":
+        kind = integer
+    elif arg.kind == "boolean":
+        kind = StrictBool
+    elif arg.kind == "number":
+        kind = Annotated[float, Field(**limits, allow_inf_nan=False), BeforeValidator(_no_bool_or_str)]
+    elif arg.kind == "choice":
+        kind = Literal[arg.choices]  # type: ignore[valid-type]
+    else:  # an int or a list of ints, or one of the choices
+        kind = integer | Annotated[list[integer], Field(min_length=arg.length or 1, max_length=arg.length or MAX_RANK)]  # type: ignore[valid-type]
+        if arg.choices:
+            kind = kind | Literal[arg.choices]  # type: ignore[valid-type]
+    if arg.nullable:
+        kind = kind | None
+    default = ... if arg.required else (list(arg.default) if isinstance(arg.default, tuple) else arg.default)
+    return kind, Field(default, description=arg.description)
+
+
+def _preset_model(preset: Preset) -> type[BaseModel]:
+    framework, layer = preset.name.split(".", 1)
+    return create_model(
+        f"{framework.title()}{layer}Preset",
+        __config__=_STRICT,
+        __doc__=f"{preset.name}: {preset.summary}. Source: {preset.source}.",
+        preset=(Literal[preset.name], Field(description="the layer")),  # type: ignore[valid-type]
+        prefix=(
+            Annotated[str, Field(max_length=MAX_NAME_LENGTH, pattern=f"^({NAME_PATTERN})?$")],
+            Field(
+                "", description="prefix of the layer's tensor names (encoder.0 gives encoder.0.weight); may be empty"
+            ),
+        ),
+        **{arg.name: _preset_arg_field(arg) for arg in preset.args},
+    )
+
+
+PRESET_MODELS: dict[str, type[BaseModel]] = {name: _preset_model(preset) for name, preset in PRESETS.items()}
+PresetEntry = Annotated[Union[tuple(PRESET_MODELS.values())], Field(discriminator="preset")]  # type: ignore[valid-type]  # noqa: UP007
+
+
+class TensorEntry(BaseModel):
+    """One named tensor of a model."""
+
+    model_config = _STRICT
+
+    name: TensorName
+    shape: list[Dim] = Field(max_length=MAX_RANK, description="0 to 8 dims, each >= 1")
+    init: Init
+    layout: Literal[LAYOUTS] | None = Field(  # type: ignore[valid-type]
+        None, description="default: the model's layout, else the init's framework's, else keras"
+    )
+    fan_axes: FanAxes | None = Field(None, description="explicit fan axes instead of a layout")
+    dtype: Literal[DTYPES] | None = Field(None, description="default: the model's dtype")  # type: ignore[valid-type]
+
+
+def _entry_kind(value: Any) -> str:
+    if isinstance(value, dict):
+        return "preset" if "preset" in value else "tensor"
+    return "preset" if hasattr(value, "preset") else "tensor"
+
+
+ModelEntry = Annotated[
+    Union[Annotated[TensorEntry, Tag("tensor")], Annotated[PresetEntry, Tag("preset")]],  # noqa: UP007
+    Discriminator(_entry_kind),
+]
+
+
+class ModelRequest(BaseModel):
+    """A model: named tensors and layer presets, a model seed, a dtype and a default layout."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "entries": [
+                        {"preset": "torch.Linear", "prefix": "encoder.0", "in_features": 784, "out_features": 256},
+                        {"name": "head.weight", "shape": [10, 256], "init": {"scheme": "torch.xavier_uniform_"}},
+                    ],
+                    "seed": 7,
+                    "dtype": "float32",
+                }
+            ]
+        },
+    )
+
+    entries: list[ModelEntry] = Field(  # type: ignore[valid-type]
+        min_length=1, max_length=MAX_ENTRIES, description="named tensors and layer presets, in any order"
+    )
+    seed: Seed | None = Field(
+        None, description="the model seed; tensor `name` gets the seed derived from it and its name"
+    )
+    dtype: Literal[DTYPES] = "float32"  # type: ignore[valid-type]
+    layout: Literal[LAYOUTS] | None = Field(  # type: ignore[valid-type]
+        None, description="default layout of the named tensors (presets use their framework's)"
+    )
+
+
+class ModelTensorStats(BaseModel):
+    """One tensor of a model, as made."""
+
+    model_config = _ANSWER
+    name: str
+    entry: int = Field(description="index of the request entry that made it")
+    preset: str | None = Field(description="the preset that made it; null for a named tensor")
+    shape: list[int]
+    dtype: Literal[(*DTYPES, "int64")]  # type: ignore[valid-type]
+    layout: Literal[LAYOUTS] | None  # type: ignore[valid-type]
+    fan_axes: FanAxes | None
+    seed: int = Field(description="derived from the model seed and the name")
+    init: Init = Field(description="the canonical scheme with every default filled in")
+    requested_init: Init | None = Field(description="the framework-named init as asked; null if canonical")  # type: ignore[valid-type]
+    fan_in: int | None
+    fan_out: int | None
+    stats: Stats
+
+
+class ModelStatsAnswer(BaseModel):
+    """The model's manifest: every tensor, its init, seed and statistics, no data (POST /v1/models/stats)."""
+
+    model_config = _ANSWER
+    seed: int
+    dtype: Literal[DTYPES]  # type: ignore[valid-type]
+    stream_version: str
+    count: int = Field(description="elements in all")
+    nbytes: int = Field(description="bytes of tensor data in all")
+    tensors: list[ModelTensorStats]
+
+
+class PresetArgInfo(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str
+    kind: Literal["integer", "boolean", "integers", "number", "choice"]
+    required: bool
+    default: Any = None
+    description: str
+    minimum: float | None = None
+    maximum: float | None = None
+    nullable: bool | None = None
+    choices: list[str] | None = None
+    length: int | None = None
+
+
+class PresetInfo(BaseModel):
+    """A layer preset: its constructor arguments and the tensors an example makes."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: str
+    framework: Literal["torch", "keras", "flax"]
+    summary: str
+    source: str
+    args: list[PresetArgInfo]
+    example: dict[str, Any] = Field(description="example arguments and the tensors they make")
+
+
+Catalogue.model_rebuild()

@@ -14,11 +14,12 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
-from service.api.models import INIT_MODELS
+from service.api.models import INIT_MODELS, PRESET_MODELS
 from service.core import InitError, TooLargeError
 
 MEDIA_TYPE = "application/problem+json"
 _INIT_TAGS = {tag for model in INIT_MODELS.values() for tag in model.model_fields["scheme"].annotation.__args__}
+_PRESET_TAGS = set(PRESET_MODELS)
 logger = logging.getLogger("initserve.errors")
 
 
@@ -57,13 +58,23 @@ def dotted(loc: Sequence[int | str], error_type: str = "") -> str:
     parts = [str(p) for p in loc]
     if parts and parts[0] == "body":
         parts = parts[1:]
+    tag = "scheme"
+    if len(parts) > 2 and parts[0] == "entries" and parts[2] in ("tensor", "preset"):  # entries.<i>.<kind>.field
+        tag = "preset" if parts[2] == "preset" else tag
+        parts = [*parts[:2], *parts[3:]]
+        if tag == "preset" and len(parts) > 2 and parts[2] in _PRESET_TAGS:
+            parts = [*parts[:2], *parts[3:]]
+        if len(parts) > 3 and parts[2] == "init" and parts[3] in _INIT_TAGS:
+            parts = [*parts[:3], *parts[4:]]
     if len(parts) > 1 and parts[0] == "init" and parts[1] in _INIT_TAGS:
         parts = [parts[0], *parts[2:]]
     if len(parts) > 2 and parts[0] == "compare" and parts[2] in _INIT_TAGS:  # compare.<i>.<tag>.field
         parts = [*parts[:2], *parts[3:]]
     parts = [p for p in parts if _NAME.fullmatch(p) and p not in _TYPE_LABELS]
-    if error_type in _UNION_TAG_ERRORS:
+    if error_type in _UNION_TAG_ERRORS and not (tag == "preset" and len(parts) == 2):
         parts.append("scheme")
+    elif error_type in _UNION_TAG_ERRORS:
+        parts.append("preset")
     return ".".join(parts)
 
 

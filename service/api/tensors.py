@@ -12,7 +12,7 @@ import asyncio
 import secrets
 import threading
 from collections import deque
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from concurrent.futures import Future
 from typing import Any
 
@@ -33,14 +33,15 @@ from service.core import (
     Engine,
     FanAxes,
     Generated,
+    InitError,
     LayoutError,
     TensorPlan,
     TensorSpec,
     plan_tensor,
-    resolve_init,
 )
 from service.core.dtypes import numpy_dtype
 from service.core.engine import BLOCK_CHUNKS, Block, assemble, block_ranges, fill_block, statistics
+from service.core.frameworks import resolve_any
 from service.core.sources import CHUNK_ELEMENTS
 from service.core.stats import Comparison
 from service.encode import json as json_answer
@@ -58,23 +59,46 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 
-def to_spec(body: TensorRequest) -> TensorSpec:
-    """The core's request; picks a seed when none is given."""
-    if body.fan_axes is not None and "layout" in body.model_fields_set:
+def to_spec(body: TensorRequest) -> tuple[TensorSpec, dict[str, Any] | None]:
+    """The core's request, and the framework-named init as asked (None for a canonical scheme);
+    picks a seed when none is given.
+
+    The layout is the request's ``layout`` or ``fan_axes`` when given, else the one a framework-named
+    init implies (``torch.*``: torch; JAX ``in_axis``/``out_axis``/``batch_axis`` or Keras
+    ``input_axes``/``output_axes``: those axes), else keras.
+    """
+    layout_given = "layout" in body.model_fields_set
+    if body.fan_axes is not None and layout_given:
         raise LayoutError("give either layout or fan_axes, not both", "fan_axes")
-    layout: Any = body.layout
+    resolved = resolve_any(body.init.scheme, body.init.model_dump(exclude={"scheme"}), len(body.shape))  # type: ignore[attr-defined]
+    if resolved.axes_given and (layout_given or body.fan_axes is not None):
+        raise LayoutError(
+            f"{body.init.scheme}'s axis parameters already say how to read the shape; give no layout or fan_axes",  # type: ignore[attr-defined]
+            "fan_axes" if body.fan_axes is not None else "layout",
+        )
+    layout: Any = body.layout if layout_given else (resolved.layout or body.layout)
     if body.fan_axes is not None:
         axes = body.fan_axes
         layout = FanAxes.of(axes.in_axis, axes.out_axis, axes.batch_axis)
-    init = resolve_init(body.init.scheme, body.init.model_dump(exclude={"scheme"}))  # type: ignore[attr-defined]
     seed = body.seed if body.seed is not None else secrets.randbelow(MAX_SEED + 1)
-    return TensorSpec(tuple(body.shape), init, seed, body.dtype, layout)
+    return TensorSpec(tuple(body.shape), resolved.init, seed, body.dtype, layout), resolved.requested
 
 
-def _plan(request: Request, body: TensorRequest, max_elements: int) -> TensorPlan:
-    plan = plan_tensor(to_spec(body), max_elements)
+def plan_request(spec: TensorSpec, requested: dict[str, Any] | None, max_elements: int) -> TensorPlan:
+    """Plan a request's tensor; errors in the fan axes an init's own parameters gave name those parameters."""
+    try:
+        return plan_tensor(spec, max_elements)
+    except InitError as exc:
+        if requested is not None and exc.field and exc.field.startswith("fan_axes."):
+            raise type(exc)(exc.message, "init." + exc.field.removeprefix("fan_axes.")) from exc
+        raise
+
+
+def _plan(request: Request, body: TensorRequest, max_elements: int) -> tuple[TensorPlan, dict[str, Any] | None]:
+    spec, requested = to_spec(body)
+    plan = plan_request(spec, requested, max_elements)
     request.app.state.metrics.elements.labels(plan.spec.init.scheme, plan.spec.dtype).inc(plan.count)
-    return plan
+    return plan, requested
 
 
 def _engine(request: Request) -> Engine:
@@ -96,10 +120,11 @@ INLINE_ELEMENTS = 4096
 JSON_BYTES_PER_ELEMENT = 24
 
 
-def lookahead(request: Request, plan: TensorPlan) -> int:
+def lookahead(request: Request, itemsize: int) -> int:
     """Blocks a streamed answer keeps made or in making ahead of the socket: two per generation
-    thread, fewer when that many (and the block being sent) would not fit in the generation budget."""
-    block_bytes = BLOCK_CHUNKS * CHUNK_ELEMENTS * plan.numpy_dtype.itemsize
+    thread, fewer when that many (and the block being sent) would not fit in the generation budget.
+    ``itemsize``: the tensor's element size (the largest of a model's)."""
+    block_bytes = BLOCK_CHUNKS * CHUNK_ELEMENTS * itemsize
     fits = request.app.state.admission.capacity // block_bytes - 1
     return max(1, min(2 * _engine(request).threads, fits))
 
@@ -149,17 +174,26 @@ async def generate(engine: Engine, plan: TensorPlan) -> Generated:
     return assemble(plan, flat, blocks)
 
 
+#: One block of work: a tensor's plan and its chunks [first_chunk, stop_chunk).
+Work = tuple[TensorPlan, int, int]
+
+
+def blocks_of(plan: TensorPlan) -> list[Work]:
+    return [(plan, first, stop) for first, stop in block_ranges(plan.count)]
+
+
 async def blocks_in_order(
-    engine: Engine, plan: TensorPlan, lookahead: int, with_stats: bool = True
+    engine: Engine, work: TensorPlan | Sequence[Work], lookahead: int, with_stats: bool = True
 ) -> AsyncIterator[Block]:
-    """The tensor's blocks in order, with at most ``lookahead`` blocks made or in making ahead."""
-    ranges = deque(block_ranges(plan.count))
+    """The blocks of one tensor (or of a list of work, e.g. a model's tensors one after another), in
+    order, with at most ``lookahead`` blocks made or in making ahead."""
+    queue = deque(blocks_of(work) if isinstance(work, TensorPlan) else work)
     pending: deque[Future[Block]] = deque()
     consumer_gone = threading.Event()  # stops blocks being made within a chunk
     try:
-        while ranges or pending:
-            while ranges and len(pending) < lookahead:
-                first, stop = ranges.popleft()
+        while queue or pending:
+            while queue and len(pending) < lookahead:
+                plan, first, stop = queue.popleft()
                 pending.append(engine.submit(plan, first, stop, with_stats, cancel=consumer_gone))
             yield await asyncio.wrap_future(pending.popleft())
     finally:
@@ -250,11 +284,13 @@ _NPY_RESPONSE: dict[int | str, dict[str, Any]] = {
     responses=_ERRORS,
 )
 async def create_tensor(request: Request, body: TensorRequest) -> Response:
-    plan = _plan(request, body, request.app.state.settings.max_json_elements)
+    plan, requested = _plan(request, body, request.app.state.settings.max_json_elements)
     lease = await admit(request, plan, held_bytes(plan, None) + JSON_BYTES_PER_ELEMENT * plan.count)
     try:
         made = await generate(_engine(request), plan)
-        content = await anyio.to_thread.run_sync(json_answer.answer, plan, made.empirical, made.comparison, made.array)
+        content = await anyio.to_thread.run_sync(
+            json_answer.answer, plan, made.empirical, made.comparison, made.array, requested
+        )
         del made
         return leased(Response(content, media_type=json_answer.MEDIA_TYPE), lease)
     except BaseException:
@@ -271,16 +307,16 @@ async def create_tensor(request: Request, body: TensorRequest) -> Response:
     responses=_ERRORS,
 )
 async def create_tensor_stats(request: Request, body: TensorRequest) -> Response:
-    plan = _plan(request, body, request.app.state.settings.max_elements)
+    plan, requested = _plan(request, body, request.app.state.settings.max_elements)
     engine = _engine(request)
-    ahead = lookahead(request, plan)
+    ahead = lookahead(request, plan.numpy_dtype.itemsize)
     lease = await admit(request, plan, held_bytes(plan, ahead))
     try:
         sums = [s async for block in blocks_in_order(engine, plan, ahead) for s in block.sums]
     finally:
         lease.release()
     empirical, comparison = statistics(plan, sums)
-    return Response(json_answer.answer(plan, empirical, comparison, None), media_type=json_answer.MEDIA_TYPE)
+    return Response(json_answer.answer(plan, empirical, comparison, None, requested), media_type=json_answer.MEDIA_TYPE)
 
 
 @router.post(
@@ -293,7 +329,7 @@ async def create_tensor_stats(request: Request, body: TensorRequest) -> Response
 async def create_tensor_npy(request: Request, body: TensorRequest) -> Response:
     settings = request.app.state.settings
     npy.check_npy_dtype(numpy_dtype(body.dtype))
-    plan = _plan(request, body, settings.max_elements)
+    plan, _ = _plan(request, body, settings.max_elements)
     header = npy.npy_header(plan.shape, plan.numpy_dtype)
     engine = _engine(request)
     headers = {
@@ -310,7 +346,7 @@ async def create_tensor_npy(request: Request, body: TensorRequest) -> Response:
         headers.update(init_headers(plan, made.empirical, made.comparison))
         return leased(BuffersResponse((header, npy.body_view(made.array)), headers, npy.MEDIA_TYPE), lease)
 
-    ahead = lookahead(request, plan)
+    ahead = lookahead(request, plan.numpy_dtype.itemsize)
     lease = await admit(request, plan, held_bytes(plan, ahead))
 
     async def stream() -> AsyncIterator[bytes | memoryview]:

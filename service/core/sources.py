@@ -102,6 +102,19 @@ class WholeSource:
         start = chunk * CHUNK_ELEMENTS
         out[...] = self.flat()[start : start + out.size]
 
+    def release(self) -> None:
+        """Drop the computed tensor (it is computed again if a chunk is asked for after this)."""
+        with self._lock:
+            self._flat = None
+
+
+def release(source: Source) -> None:
+    """Free the memory a source holds once its tensor has been sent (a ``WholeSource``'s matrix)."""
+    while isinstance(source, FilledSource):
+        source = source.inner
+    if isinstance(source, WholeSource):
+        source.release()
+
 
 @dataclass(frozen=True)
 class FilledSource:

@@ -14,6 +14,7 @@ import numpy as np
 import orjson
 
 from service.core import STREAM_VERSION, Comparison, Empirical, FanAxes, TensorPlan
+from service.core.model import ModelPlan, ModelTensor
 
 MEDIA_TYPE = "application/json"
 
@@ -31,10 +32,15 @@ def layout_fields(plan: TensorPlan) -> dict[str, Any]:
     return {"layout": layout, "fan_axes": None}
 
 
-def stats_fields(plan: TensorPlan, empirical: Empirical, comparison: Comparison) -> dict[str, Any]:
+def stats_fields(plan: TensorPlan, empirical: Empirical | None, comparison: Comparison | None) -> dict[str, Any]:
+    """The ``stats`` object; with ``empirical`` None (a tensor streamed before it was measured), only the
+    theoretical part, the rest null."""
     m = plan.moments
+    theoretical = {"mean": m.mean, "variance": m.variance, "std": m.std, "low": m.low, "high": m.high}
+    if empirical is None or comparison is None:
+        return {"theoretical": theoretical, "empirical": None, "variance_ratio": None, "variance_z": None}
     return {
-        "theoretical": {"mean": m.mean, "variance": m.variance, "std": m.std, "low": m.low, "high": m.high},
+        "theoretical": theoretical,
         "empirical": {
             "count": empirical.count,
             "mean": empirical.mean,
@@ -48,8 +54,15 @@ def stats_fields(plan: TensorPlan, empirical: Empirical, comparison: Comparison)
     }
 
 
-def answer(plan: TensorPlan, empirical: Empirical, comparison: Comparison, data: np.ndarray | None) -> bytes:
-    """The JSON answer; ``data`` (any shape) is written flat, in C order, when given."""
+def answer(
+    plan: TensorPlan,
+    empirical: Empirical,
+    comparison: Comparison,
+    data: np.ndarray | None,
+    requested: dict[str, Any] | None = None,
+) -> bytes:
+    """The JSON answer; ``data`` (any shape) is written flat, in C order, when given; ``requested``:
+    the framework-named init as asked (None when the request named a canonical scheme)."""
     spec = plan.spec
     body: dict[str, Any] = {
         "shape": list(spec.shape),
@@ -57,6 +70,7 @@ def answer(plan: TensorPlan, empirical: Empirical, comparison: Comparison, data:
         **layout_fields(plan),
         "seed": spec.seed,
         "init": spec.init.as_dict(),
+        "requested_init": requested,
         "fan_in": plan.fans.fan_in if plan.fans else None,
         "fan_out": plan.fans.fan_out if plan.fans else None,
         "stream_version": STREAM_VERSION,
@@ -68,3 +82,37 @@ def answer(plan: TensorPlan, empirical: Empirical, comparison: Comparison, data:
             flat = flat.astype(np.float32)  # exact: bfloat16 is a subset of float32; orjson lacks it
         body["data"] = flat
     return orjson.dumps(body, option=orjson.OPT_SERIALIZE_NUMPY)
+
+
+def model_tensor_fields(
+    tensor: ModelTensor, empirical: Empirical | None, comparison: Comparison | None
+) -> dict[str, Any]:
+    """One tensor of a model's manifest (``POST /v1/models/stats``, safetensors metadata)."""
+    plan = tensor.plan
+    return {
+        "name": tensor.name,
+        "entry": tensor.entry,
+        "preset": tensor.preset,
+        "shape": list(plan.shape),
+        "dtype": plan.spec.dtype,
+        **layout_fields(plan),
+        "seed": plan.spec.seed,
+        "init": plan.spec.init.as_dict(),
+        "requested_init": tensor.requested,
+        "fan_in": plan.fans.fan_in if plan.fans else None,
+        "fan_out": plan.fans.fan_out if plan.fans else None,
+        "stats": stats_fields(plan, empirical, comparison),
+    }
+
+
+def model_answer(model: ModelPlan, tensors: list[dict[str, Any]]) -> bytes:
+    """The model's manifest, ``tensors`` made by ``model_tensor_fields`` in the model's order."""
+    body = {
+        "seed": model.spec.seed,
+        "dtype": model.spec.dtype,
+        "stream_version": STREAM_VERSION,
+        "count": model.count,
+        "nbytes": model.nbytes,
+        "tensors": tensors,
+    }
+    return orjson.dumps(body)

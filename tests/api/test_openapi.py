@@ -13,6 +13,7 @@ from openapi_spec_validator import validate
 
 from service.cli import openapi_text
 from service.core import MAX_RANK, MAX_SEED, SCHEMES
+from service.core.frameworks import FRAMEWORK_INITS
 
 from .helpers import REPO
 
@@ -22,6 +23,10 @@ OPERATIONS = {
     ("/v1/tensors", "post"): "create_tensor",
     ("/v1/tensors/npy", "post"): "create_tensor_npy",
     ("/v1/tensors/stats", "post"): "create_tensor_stats",
+    ("/v1/tensors/safetensors", "post"): "create_tensor_safetensors",
+    ("/v1/models/safetensors", "post"): "create_model_safetensors",
+    ("/v1/models/npz", "post"): "create_model_npz",
+    ("/v1/models/stats", "post"): "create_model_stats",
     ("/v1/schemes", "get"): "list_schemes",
     ("/healthz", "get"): "get_health",
     ("/readyz", "get"): "get_readiness",
@@ -155,9 +160,10 @@ def test_init_is_a_union_discriminated_by_a_required_scheme(spec: dict[str, Any]
     assert init["discriminator"]["propertyName"] == "scheme"
     mapping = init["discriminator"]["mapping"]
     tags = {tag for scheme in SCHEMES.values() for tag in (scheme.name, *scheme.aliases)}
+    tags |= {tag for entry in FRAMEWORK_INITS.values() for tag in (entry.name, *entry.aliases)}
     assert set(mapping) == tags
     members = [member["$ref"] for member in init["oneOf"]]
-    assert len(members) == len(SCHEMES) and set(mapping.values()) == set(members)
+    assert len(members) == len(SCHEMES) + len(FRAMEWORK_INITS) and set(mapping.values()) == set(members)
     for ref in members:
         schema = resolve(spec, ref)
         assert "scheme" in schema["required"], ref

@@ -18,6 +18,7 @@ from .helpers import app_client, load_npy, problem_of, tensor_request
 
 UINT = {"float16": np.uint16, "float32": np.uint32, "float64": np.uint64}
 ANSWER_FIELDS = {
+    "requested_init",
     "shape",
     "dtype",
     "layout",
@@ -65,6 +66,7 @@ def test_json_answer_has_every_field(client: TestClient) -> None:
     assert answer["fan_axes"] is None
     assert answer["seed"] == 42
     assert answer["init"] == {"scheme": "he", "distribution": "normal", "mode": "fan_in", "negative_slope": 0.0}
+    assert answer["requested_init"] is None
     assert (answer["fan_in"], answer["fan_out"]) == (64, 32)
     assert answer["stream_version"] == STREAM_VERSION
     assert len(answer["data"]) == 64 * 32
@@ -141,7 +143,7 @@ def test_aliases_are_echoed_canonical_and_make_the_same_tensor(
 
 def _request_for(scheme: str) -> dict[str, Any]:
     """A request every scheme accepts, with only its required fields."""
-    shape = {"dirac": [4, 4, 3], "identity": [3, 5]}.get(scheme, [6, 4])
+    shape = {"dirac": [4, 4, 3], "identity": [3, 5], "delta_orthogonal": [3, 4, 6]}.get(scheme, [6, 4])
     required = {"sparse": {"sparsity": 0.25}, "constant": {"value": 0.5}}.get(scheme, {})
     return tensor_request(shape, init={"scheme": scheme, **required}, layout="torch" if scheme == "dirac" else "keras")
 
