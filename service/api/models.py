@@ -41,7 +41,10 @@ def _field(param: Param) -> tuple[Any, Any]:
     if isinstance(default, tuple):
         default = list(default)
     if param.kind == "choice":
-        return Literal[param.choices], Field(default, description=param.description)  # type: ignore[valid-type]
+        choice: Any = Literal[param.choices]  # type: ignore[valid-type]
+        return (choice | None if param.nullable else choice), Field(default, description=param.description)
+    if param.kind == "boolean":
+        return StrictBool, Field(default, description=param.description)
     if param.kind == "axes":
         kind: Any = Axis | list[Axis]
         return (kind | None if param.optional else kind), Field(default, description=param.description)
@@ -196,9 +199,9 @@ class TensorAnswer(StatsAnswer):
 class SchemeField(BaseModel):
     model_config = _ANSWER
     name: str
-    type: Literal["number", "integer", "choice", "axes"]
+    type: Literal["number", "integer", "choice", "axes", "boolean"]
     required: bool
-    default: float | int | str | list[int] | None
+    default: bool | float | int | str | list[int] | None
     choices: list[str] | None
     description: str
 

@@ -30,7 +30,7 @@ from typing import Any, Final
 from service.core.errors import LayoutError, ParameterError
 from service.core.fans import FanAxes
 from service.core.gains import calculate_gain
-from service.core.schemes import Init, Param, coerce_param, resolve_init
+from service.core.schemes import SCHEMES, Init, Param, coerce_param, resolve_init
 
 FRAMEWORKS: Final[tuple[str, ...]] = ("keras", "torch", "jax")
 #: The layout each framework stores weights in, used unless the request gives one.
@@ -302,6 +302,18 @@ _TABLE: Final[tuple[FrameworkInit, ...]] = (
         (_GAIN,),
         _renamed("identity", gain="gain"),
         aliases=("keras.identity", "keras.IdentityInitializer"),
+    ),
+    FrameworkInit(
+        "keras.STFT",
+        "windowed DFT kernel (frame_length, 1, fft_bins)",
+        f"{_K}constant_initializers.py:157-284",
+        "stft(side, window, scaling, periodic)",
+        SCHEMES["stft"].params,
+        lambda p: ("stft", dict(p)),
+        aliases=("keras.stft", "keras.STFTInitializer"),
+        notes="Keras computes the kernel in float32 arithmetic (its cos(pi/2) is -4.4e-8); ours is exact, rounded "
+        "once to the dtype, so float32 values differ from Keras' by up to about T * 2^-22 of the largest value. "
+        "Window arrays are not accepted, only names (every SciPy window without parameters) or null.",
     ),
     # -- PyTorch ------------------------------------------------------------------------------------
     FrameworkInit(

@@ -20,7 +20,7 @@ from typing import Any, Final, Literal
 
 import numpy as np
 
-from service.core import shaped
+from service.core import shaped, stft
 from service.core.distributions import Constant, Distribution, Moments, Normal, TruncatedNormal, Uniform
 from service.core.errors import ParameterError, ShapeError
 from service.core.fans import FanAxes, Fans, fan_for_mode
@@ -35,7 +35,7 @@ class Param:
     """One parameter of a scheme. ``default=None`` means the parameter is required."""
 
     name: str
-    kind: Literal["number", "integer", "choice", "axes"]
+    kind: Literal["number", "integer", "choice", "axes", "boolean"]
     default: float | int | str | tuple[int, ...] | None
     description: str
     choices: tuple[str, ...] = ()
@@ -43,6 +43,7 @@ class Param:
     exclusive_minimum: float | None = None
     exclusive_maximum: float | None = None
     optional: bool = False  # ``default=None`` is a value (not given), not "required"
+    nullable: bool = False  # null is a value (Keras STFT window=None: no window)
 
     @property
     def required(self) -> bool:
@@ -166,6 +167,14 @@ def _build_delta_orthogonal(ctx: Context) -> Recipe:
 
     variance = gain * gain / (math.prod(kernel) * out_channels)
     return Recipe(WholeSource(compute), Moments(0.0, variance, None, None), reach=abs(gain))
+
+
+def _build_stft(ctx: Context) -> Recipe:
+    p = ctx.params
+    kernel = stft.stft_kernel(ctx.shape, p["side"], p["window"], p["scaling"], p["periodic"])
+    shaped.check_whole(kernel.size, "stft")
+    moments = Moments(float(kernel.mean()), float(kernel.var()), float(kernel.min()), float(kernel.max()))
+    return Recipe(WholeSource(lambda: kernel), moments)
 
 
 def _build_identity(ctx: Context) -> Recipe:
@@ -313,6 +322,28 @@ _SCHEME_LIST: Final[tuple[Scheme, ...]] = (
         shapes="2-D: torch (n_out, n_in), keras/jax (n_in, n_out)",
     ),
     Scheme(
+        name="stft",
+        summary="Short-time Fourier transform kernel: windowed DFT cosines or sines (Keras STFT)",
+        formula="W[t, 0, f] = cos(2 pi t f / N) w[t] / s (real) or -sin(...) (imag), N = 2 (F - 1); "
+        "s = sqrt(sum w^2) (density), sum |w| (spectrum), 1 (null); window null: no window and no scaling",
+        params=(
+            Param("side", "choice", "real", "real (cosines) or imag (minus sines)", stft.SIDES),
+            Param(
+                "window",
+                "choice",
+                "hann",
+                "a SciPy window name without parameters (scipy.signal.get_window), or null for none",
+                tuple(stft.WINDOW_ALIASES),
+                nullable=True,
+            ),
+            Param("scaling", "choice", "density", "density, spectrum or null (none)", stft.SCALINGS, nullable=True),
+            Param("periodic", "boolean", False, "periodic window (true, for spectral analysis) or symmetric"),
+        ),
+        build=_build_stft,
+        shape_aware=True,
+        shapes="3-D (frame_length, 1, fft_bins), any layout",
+    ),
+    Scheme(
         name="constant",
         summary="Every element equal to value",
         formula="W = value",
@@ -381,8 +412,14 @@ def scheme_of(name: str) -> Scheme:
     return SCHEMES[canonical]
 
 
-def coerce_param(param: Param, value: object) -> float | int | str:
+def coerce_param(param: Param, value: object) -> float | int | str | bool | None:
     where = f"init.{param.name}"
+    if value is None and param.nullable:
+        return None
+    if param.kind == "boolean":
+        if not isinstance(value, bool):
+            raise ParameterError(f"{param.name} must be true or false, got {value!r}", where)
+        return value
     if param.kind == "choice":
         if value not in param.choices:
             raise ParameterError(f"{param.name} must be one of {', '.join(param.choices)}, got {value!r}", where)

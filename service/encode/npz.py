@@ -31,7 +31,9 @@ import numpy as np
 from service.encode.npy import body_view, npy_header
 from service.encode.safetensors import Entry, EntryLike, as_entry
 
-MEDIA_TYPE = "application/zip"  # what numpy.savez writes is a plain ZIP (IANA application/zip)
+# An NPZ is a plain ZIP (IANA application/zip), but generated clients (openapi-python-client) only read
+# binary answers declared as application/octet-stream; the filename model.npz says what it is.
+MEDIA_TYPE = "application/octet-stream"
 
 MAX_MEMBERS = 65_534
 MAX_SIZE = 0xFFFF_FFFF  # sizes and offsets must stay below this 4-byte ZIP64 marker

@@ -23,12 +23,14 @@ SHAPES: dict[str, list[int]] = {
     "jax.delta_orthogonal": [3, 4, 6],
     "keras.Identity": [3, 5],
     "torch.eye_": [3, 5],
+    "keras.STFT": [8, 1, 5],
 }
 
 
 def _body(name: str, **extra: Any) -> dict[str, Any]:
-    init = {"scheme": name, **REQUIRED.get(name, {})}
-    return {"shape": SHAPES.get(name, [12, 8]), "init": init, "seed": 3, **extra}
+    canonical = FRAMEWORK_ALIASES.get(name, name)
+    init = {"scheme": name, **REQUIRED.get(canonical, {})}
+    return {"shape": SHAPES.get(canonical, [12, 8]), "init": init, "seed": 3, **extra}
 
 
 @pytest.mark.parametrize("name", [*FRAMEWORK_INITS, *FRAMEWORK_ALIASES])
@@ -43,6 +45,7 @@ def test_every_initializer_is_served_and_echoed(client: TestClient, name: str) -
     assert body["init"]["scheme"] in {"glorot", "he", "lecun", "variance_scaling"} | {
         "orthogonal",
         "delta_orthogonal",
+        "stft",
         "identity",
         "dirac",
         "sparse",

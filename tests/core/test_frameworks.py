@@ -295,3 +295,27 @@ def test_delta_orthogonal_centre_and_orthogonality() -> None:
 def test_delta_orthogonal_refuses_in_over_out() -> None:
     with pytest.raises(ShapeError):
         _plan((3, 3, 4, 2), "jax.delta_orthogonal")
+
+
+# -- STFT (Keras) ------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("params", [{}, {"side": "imag", "window": None}, {"window": "hamming", "periodic": True}])
+def test_keras_stft_serves_the_stft_kernel(params: dict[str, Any]) -> None:
+    """The tensor is service.core.stft.stft_kernel (tested against Keras in test_stft.py), rounded once."""
+    from service.core.stft import stft_kernel
+
+    full = {"side": "real", "window": "hann", "scaling": "density", "periodic": False, **params}
+    with Engine(1) as engine:
+        made = engine.generate(_plan((16, 1, 9), "keras.STFT", params))
+    expected = stft_kernel((16, 1, 9), full["side"], full["window"], full["scaling"], full["periodic"])
+    assert made.array.tobytes() == expected.astype(np.float32).tobytes()
+    assert made.comparison.variance_ratio == pytest.approx(1.0, abs=1e-6)  # deterministic: exact moments
+
+
+def test_stft_refuses_other_shapes_and_windows() -> None:
+    with pytest.raises(ShapeError):
+        _plan((16, 2, 9), "keras.STFT")
+    with pytest.raises(ParameterError) as caught:
+        _plan((16, 1, 9), "keras.STFT", {"window": "kaiser"})
+    assert caught.value.field == "init.window"
