@@ -103,6 +103,8 @@ class ModelLimits:
 
 
 def check_name(name: object, where: str) -> str:
+    if name == "__metadata__":
+        raise ParameterError("__metadata__ is reserved by safetensors and cannot name a tensor", where)
     if not isinstance(name, str) or not 1 <= len(name) <= MAX_NAME_LENGTH or not _NAME.fullmatch(name):
         raise ParameterError(
             f"a tensor name is 1 to {MAX_NAME_LENGTH} characters of letters, digits and _ . : / -, "

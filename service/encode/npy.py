@@ -22,8 +22,8 @@ def check_npy_dtype(dtype: np.dtype) -> None:
     """NPY has no bfloat16 (it would be written as opaque ``|V2``): refuse it."""
     if dtype.name == "bfloat16":
         raise ParameterError(
-            "NPY has no bfloat16 type; request bfloat16 as JSON (POST /v1/tensors), "
-            "or float32 as .npy and round it on your side",
+            "NPY has no bfloat16 type; request bfloat16 as safetensors (POST /v1/tensors/safetensors, "
+            "BF16) or as JSON (POST /v1/tensors)",
             "dtype",
         )
 
