@@ -33,6 +33,9 @@ from service.core.plan import MAX_RANK, Fill
 
 ArgKind = Literal["integer", "boolean", "integers", "number", "choice"]
 
+#: The most stacked layers of a recurrent preset: bounds the work of one expansion (torch sets no limit).
+MAX_RNN_LAYERS: Final[int] = 256
+
 #: The largest integer argument: beyond 2^53 a size is no longer exact in float64 (and useless anyway).
 MAX_INTEGER: Final[int] = 2**53
 
@@ -394,7 +397,14 @@ def _torch_rnn_args(lstm: bool) -> tuple[PresetArg, ...]:
     args = (
         _size("input_size", "number of expected features in the input"),
         _size("hidden_size", "number of features in the hidden state"),
-        _size("num_layers", "number of stacked recurrent layers", 1),
+        PresetArg(
+            "num_layers",
+            "integer",
+            1,
+            f"number of stacked recurrent layers (at most {MAX_RNN_LAYERS} here)",
+            1,
+            maximum=MAX_RNN_LAYERS,
+        ),
         _flag("bias", True, "whether the layers have the biases bias_ih and bias_hh"),
         _ignored_flag("batch_first", False, "whether the input is (batch, seq, feature)"),
         _ignored_number("dropout", 0.0, "dropout between layers", minimum=0.0, maximum=1.0),

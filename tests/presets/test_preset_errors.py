@@ -106,6 +106,7 @@ CASES: list[tuple[str, dict[str, Any], str, str]] = [
     ("torch.LSTM", {"input_size": 4, "hidden_size": 8, "proj_size": 8}, "proj_size", "smaller than hidden_size"),
     ("torch.LSTM", {"input_size": 4, "hidden_size": 8, "proj_size": -1}, "proj_size", ">= 0"),
     ("torch.LSTM", {"input_size": 4, "hidden_size": 8, "num_layers": 0}, "num_layers", ">= 1"),
+    ("torch.GRU", {"input_size": 4, "hidden_size": 8, "num_layers": 257}, "num_layers", "<= 256"),
     ("torch.LSTM", {"input_size": 4, "hidden_size": 8, "dropout": 1.5}, "dropout", "<= 1"),
     ("torch.LSTM", {"input_size": 4, "hidden_size": 8, "dropout": float("nan")}, "dropout", "finite"),
     ("torch.LSTM", {"input_size": 4, "hidden_size": 8, "batch_first": "yes"}, "batch_first", "boolean"),
