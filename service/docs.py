@@ -1,8 +1,8 @@
-"""Generated parts of the README: the scheme table and the configuration table.
+"""Generated parts of the README: the scheme, framework-initializer, preset and configuration tables.
 
-Both are rendered from their single sources (``service.core.SCHEMES`` and
-``service.settings.Settings``) between ``<!-- NAME:start -->`` and
-``<!-- NAME:end -->`` markers; ``python -m service.docs`` rewrites them and a
+Each is rendered from its single source (``service.core.SCHEMES``,
+``service.core.frameworks``, ``service.core.presets``, ``service.settings.Settings``)
+between ``<!-- NAME:start -->`` and ``<!-- NAME:end -->`` markers; ``python -m service.docs`` rewrites them and a
 test fails when the README drifts.
 """
 
@@ -13,6 +13,8 @@ import sys
 from pathlib import Path
 
 from service.core import SCHEMES
+from service.core.frameworks import FRAMEWORK_INITS
+from service.core.presets import PRESETS, expand
 from service.settings import Settings
 
 
@@ -25,6 +27,24 @@ def schemes_markdown() -> str:
     return "\n".join(rows)
 
 
+def initializers_markdown() -> str:
+    rows = ["| name (aliases) | fields (default) | resolves to | notes |", "|---|---|---|---|"]
+    for entry in FRAMEWORK_INITS.values():
+        name = f"`{entry.name}`" + "".join(f" (`{alias}`)" for alias in entry.aliases)
+        fields = ", ".join(f"`{p.name}` ({'required' if p.required else p.default})" for p in entry.params) or "—"
+        rows.append(f"| {name} | {fields} | {entry.expansion} | {entry.notes or ''} |")
+    return "\n".join(rows)
+
+
+def presets_markdown() -> str:
+    rows = ["| preset | arguments (default) | tensors of the example |", "|---|---|---|"]
+    for preset in PRESETS.values():
+        args = ", ".join(f"`{a.name}`" + ("" if a.required else f" ({a.default})") for a in preset.args)
+        made = ", ".join(f"`{t.name}` {list(t.shape)} {t.init}" for t in expand(preset.name, preset.example))
+        rows.append(f"| `{preset.name}` | {args} | {made} |")
+    return "\n".join(rows)
+
+
 def settings_markdown() -> str:
     rows = ["| variable | default | meaning |", "|---|---|---|"]
     for name, field in Settings.model_fields.items():
@@ -32,7 +52,12 @@ def settings_markdown() -> str:
     return "\n".join(rows)
 
 
-SECTIONS = {"schemes": schemes_markdown, "settings": settings_markdown}
+SECTIONS = {
+    "schemes": schemes_markdown,
+    "initializers": initializers_markdown,
+    "presets": presets_markdown,
+    "settings": settings_markdown,
+}
 
 
 def render(text: str) -> str:

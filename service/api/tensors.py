@@ -129,15 +129,20 @@ def lookahead(request: Request, itemsize: int) -> int:
     return max(1, min(2 * _engine(request).threads, fits))
 
 
+#: Peak bytes per element of a tensor computed whole: orthogonal holds about five float64 copies at once
+#: (the Gaussian matrix, the QR's copy, Q, R and gain * Q; measured +160 MiB for 2048 x 2048).
+WHOLE_BYTES_PER_ELEMENT = 5 * 8
+
+
 def held_bytes(plan: TensorPlan, streamed_blocks: int | None) -> int:
     """The bytes a request holds while it is answered: the whole tensor when ``streamed_blocks`` is None,
     else that many blocks and the one being sent; a tensor computed whole (orthogonal, sparse) holds its
-    float64 matrix too."""
+    float64 computation too."""
     held = plan.nbytes
     if streamed_blocks is not None:
         held = min(held, (streamed_blocks + 1) * BLOCK_CHUNKS * CHUNK_ELEMENTS * plan.numpy_dtype.itemsize)
     if plan.whole:
-        held += 8 * plan.count
+        held += WHOLE_BYTES_PER_ELEMENT * plan.count
     return held
 
 

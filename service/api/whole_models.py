@@ -25,6 +25,7 @@ from starlette.responses import Response, StreamingResponse
 from service.api.models import ModelRequest, ModelStatsAnswer, TensorEntry, TensorRequest
 from service.api.tensors import (
     _ERRORS,
+    WHOLE_BYTES_PER_ELEMENT,
     BuffersResponse,
     Work,
     _engine,
@@ -134,13 +135,15 @@ def _request_echo(body: ModelRequest | TensorRequest, seed: int) -> str:
 
 def _held_bytes(tensors: Sequence[ModelTensor], ahead: int | None) -> int:
     """Bytes held while answering: every tensor (``ahead`` None, made before sending), or ``ahead`` blocks
-    and the one being sent; a tensor computed whole holds its float64 matrix too (one at a time, streamed)."""
+    and the one being sent; a tensor computed whole holds its float64 computation too (streamed: its
+    computation and the matrix of the one before, which the look-ahead may overlap)."""
     total = sum(t.plan.nbytes for t in tensors)
-    whole = [8 * t.plan.count for t in tensors if t.plan.whole]
+    whole = [WHOLE_BYTES_PER_ELEMENT * t.plan.count for t in tensors if t.plan.whole]
     if ahead is None:
         return total + sum(whole)
     itemsize = max(t.plan.numpy_dtype.itemsize for t in tensors)
-    return min(total, (ahead + 1) * BLOCK_CHUNKS * CHUNK_ELEMENTS * itemsize) + 2 * max(whole, default=0)
+    streamed = min(total, (ahead + 1) * BLOCK_CHUNKS * CHUNK_ELEMENTS * itemsize)
+    return streamed + max(whole, default=0) + max(whole, default=0) // 5
 
 
 def _admission_plan(tensors: Sequence[ModelTensor]) -> Any:

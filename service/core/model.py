@@ -131,8 +131,9 @@ class _Pending:
     axes_from_init: bool = False
 
 
-def _tensor_entries(spec: ModelSpec) -> list[_Pending]:
-    """Every tensor of the model, resolved but not yet planned (presets expanded)."""
+def _tensor_entries(spec: ModelSpec, max_tensors: int) -> list[_Pending]:
+    """Every tensor of the model, resolved but not yet planned (presets expanded); stops with a
+    ``TooLargeError`` as soon as there are more than ``max_tensors``."""
     pending: list[_Pending] = []
     for index, entry in enumerate(spec.entries):
         where = f"entries.{index}"
@@ -143,6 +144,10 @@ def _tensor_entries(spec: ModelSpec) -> list[_Pending]:
                 pending.append(_named_tensor(spec, index, entry, where))
         except InitError as exc:
             raise _prefixed(exc, where) from exc
+        if len(pending) > max_tensors:
+            raise TooLargeError(f"the model has more than {max_tensors} tensors, the limit", where)
+    if not pending:
+        raise ParameterError("the model has no tensors (its layers were made without parameters)", "entries")
     return pending
 
 
@@ -183,9 +188,7 @@ def plan_model(spec: ModelSpec, limits: ModelLimits | None = None) -> ModelPlan:
     limits = limits or ModelLimits()
     if not spec.entries:
         raise ParameterError("a model needs at least one entry", "entries")
-    pending = _tensor_entries(spec)
-    if len(pending) > limits.max_tensors:
-        raise TooLargeError(f"the model has {len(pending)} tensors, over the limit of {limits.max_tensors}", "entries")
+    pending = _tensor_entries(spec, limits.max_tensors)
     seen: dict[str, str] = {}
     for item in pending:
         if item.name in seen:

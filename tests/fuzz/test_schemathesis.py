@@ -38,6 +38,8 @@ SMALL_LIMITS: dict[str, Any] = {
     "max_json_elements": 4096,
     "max_diagnostics_cost": 1 << 16,
     "max_diagnostics_bytes": 1 << 20,
+    "max_model_elements": 1 << 14,
+    "max_model_tensors": 64,
 }
 OPERATIONS = {
     f"{method.upper()} {path}" for path, item in json.loads(SPEC.read_text())["paths"].items() for method in item
@@ -119,4 +121,9 @@ def test_live_server() -> None:
     answered = re.findall(
         r'initserve_requests_total\{method="POST",route="(/v1/tensors[a-z/]*)",status="200"\}', metrics
     )
-    assert set(answered) == {"/v1/tensors", "/v1/tensors/npy", "/v1/tensors/stats"}, metrics
+    assert set(answered) == {
+        "/v1/tensors",
+        "/v1/tensors/npy",
+        "/v1/tensors/stats",
+        "/v1/tensors/safetensors",
+    }, metrics
