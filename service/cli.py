@@ -67,7 +67,7 @@ def _generate(args: argparse.Namespace) -> int:
             print(f"--param takes NAME=VALUE, got {item!r}", file=sys.stderr)
             return 2
         params[key] = _parse_value(value)
-    layout: str | FanAxes = args.layout
+    layout: str | FanAxes | None = args.layout
     if args.in_axis is not None or args.out_axis is not None:
         layout = FanAxes.of(args.in_axis or [], args.out_axis or [], args.batch_axis or [])
     try:
@@ -109,9 +109,15 @@ def parser() -> argparse.ArgumentParser:
 
     generate = commands.add_parser("generate", help="write one tensor to a .npy file, without a server")
     generate.add_argument("--shape", type=int, nargs="*", required=True)
-    generate.add_argument("--scheme", required=True)
+    generate.add_argument(
+        "--scheme", required=True, help="a scheme (he) or a framework-named initializer (torch.kaiming_uniform_)"
+    )
     generate.add_argument("--seed", type=int, required=True)
-    generate.add_argument("--layout", default="keras", choices=["keras", "jax", "torch"])
+    generate.add_argument(
+        "--layout",
+        choices=["keras", "jax", "torch"],
+        help="default: the framework's for torch.*, keras.*, jax.*; else keras",
+    )
     generate.add_argument("--in-axis", type=int, nargs="+", help="explicit fan axes instead of a layout")
     generate.add_argument("--out-axis", type=int, nargs="+")
     generate.add_argument("--batch-axis", type=int, nargs="*")

@@ -90,3 +90,16 @@ def test_generate_reports_invalid_parameters(tmp_path: Path, capsys: pytest.Capt
 def test_openapi_to_stdout(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["openapi", "-o", "-"]) == 0
     assert json.loads(capsys.readouterr().out)["info"]["title"] == "initserve"
+
+
+def test_generate_takes_framework_named_initializers_in_their_layout(tmp_path: Path) -> None:
+    """torch.kaiming_uniform_(a=sqrt(5)) on a (256, 784) torch weight: U(+-1/28) (anchors §7.2)."""
+    out = tmp_path / "w.npy"
+    args = ["generate", "--shape", "256", "784", "--scheme", "torch.kaiming_uniform_", "--seed", "1"]
+    assert main([*args, "--param", f"a={5**0.5!r}", "-o", str(out)]) == 0
+    weights = np.load(out)
+    expected = make_tensor(
+        [256, 784], "he", seed=1, layout="torch", params={"distribution": "uniform", "negative_slope": 5**0.5}
+    )
+    assert weights.tobytes() == expected.array.tobytes()
+    assert 0.0357 < np.abs(weights).max() <= 1 / 28

@@ -60,12 +60,20 @@ def make_tensor(
     scheme: str,
     *,
     seed: int,
-    layout: str | FanAxes = "keras",
+    layout: str | FanAxes | None = None,
     dtype: str = "float32",
     threads: int | None = None,
     params: Mapping[str, object] | None = None,
 ) -> Generated:
-    """Plan and generate one tensor with its statistics (a convenience for library use)."""
-    plan = plan_tensor(TensorSpec(tuple(shape), resolve_init(scheme, params), seed, dtype, layout))  # type: ignore[arg-type]
+    """Plan and generate one tensor with its statistics (a convenience for library use).
+
+    ``scheme`` is a canonical scheme or a framework-named initializer (``torch.kaiming_uniform_``) with
+    its own ``params``; ``layout`` None: the framework's layout for a framework-named one, else keras.
+    """
+    from service.core.frameworks import resolve_any
+
+    resolved = resolve_any(scheme, params, len(shape))
+    layout = layout if layout is not None else resolved.layout or "keras"
+    plan = plan_tensor(TensorSpec(tuple(shape), resolved.init, seed, dtype, layout))  # type: ignore[arg-type]
     with Engine(threads) as engine:
         return engine.generate(plan)

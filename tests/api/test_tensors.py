@@ -143,7 +143,9 @@ def test_aliases_are_echoed_canonical_and_make_the_same_tensor(
 
 def _request_for(scheme: str) -> dict[str, Any]:
     """A request every scheme accepts, with only its required fields."""
-    shape = {"dirac": [4, 4, 3], "identity": [3, 5], "delta_orthogonal": [3, 4, 6], "stft": [8, 1, 5]}.get(scheme, [6, 4])
+    shape = {"dirac": [4, 4, 3], "identity": [3, 5], "delta_orthogonal": [3, 4, 6], "stft": [8, 1, 5]}.get(
+        scheme, [6, 4]
+    )
     required = {"sparse": {"sparsity": 0.25}, "constant": {"value": 0.5}}.get(scheme, {})
     return tensor_request(shape, init={"scheme": scheme, **required}, layout="torch" if scheme == "dirac" else "keras")
 
