@@ -146,9 +146,11 @@ def held_bytes(plan: TensorPlan, streamed_blocks: int | None) -> int:
     return held
 
 
-async def admit(request: Request, plan: TensorPlan, nbytes: int) -> Lease:
-    """A share of the generation budget (see ``service.api.admission``); tiny tensors need none."""
-    if plan.count <= INLINE_ELEMENTS and not plan.whole:
+async def admit(request: Request, plans: TensorPlan | Sequence[TensorPlan], nbytes: int) -> Lease:
+    """A share of the generation budget (see ``service.api.admission``) for making ``plans`` (one tensor
+    or a model's); tiny tensors (a few thousand elements in all, none computed whole) need none."""
+    plans = [plans] if isinstance(plans, TensorPlan) else plans
+    if sum(plan.count for plan in plans) <= INLINE_ELEMENTS and not any(plan.whole for plan in plans):
         return FREE
     try:
         return await request.app.state.admission.acquire(nbytes)

@@ -146,11 +146,6 @@ def _held_bytes(tensors: Sequence[ModelTensor], ahead: int | None) -> int:
     return streamed + max(whole, default=0) + max(whole, default=0) // 5
 
 
-def _admission_plan(tensors: Sequence[ModelTensor]) -> Any:
-    """The tensor admission looks at: a whole one if any (they always need a lease), else the largest."""
-    return max((t.plan for t in tensors), key=lambda plan: (plan.whole, plan.count))
-
-
 def _work(tensors: Sequence[ModelTensor]) -> list[Work]:
     return [work for tensor in tensors for work in blocks_of(tensor.plan)]
 
@@ -188,7 +183,7 @@ async def create_model_stats(request: Request, body: ModelRequest) -> Response:
     model = _plan_model(request, body)
     tensors = list(model.tensors)
     ahead = lookahead(request, max(t.plan.numpy_dtype.itemsize for t in tensors))
-    lease = await admit(request, _admission_plan(tensors), _held_bytes(tensors, ahead))
+    lease = await admit(request, [t.plan for t in tensors], _held_bytes(tensors, ahead))
     sums: list[list[ChunkSums]] = [[] for _ in tensors]
     try:
         async for index, block in _streamed_blocks(request, tensors, ahead, with_stats=True):
@@ -218,7 +213,7 @@ async def _safetensors(
 
     total = sum(t.plan.nbytes for t in tensors)
     if total <= settings.buffered_npy_bytes:
-        lease = await admit(request, _admission_plan(tensors), _held_bytes(tensors, None))
+        lease = await admit(request, [t.plan for t in tensors], _held_bytes(tensors, None))
         try:
             made = [await generate(_engine(request), t.plan) for t in tensors]
         except BaseException:
@@ -237,7 +232,7 @@ async def _safetensors(
     by_name = {t.name: t for t in tensors}
     in_file_order = [by_name[slot.entry.name] for slot in layout.slots]
     ahead = lookahead(request, max(t.plan.numpy_dtype.itemsize for t in tensors))
-    lease = await admit(request, _admission_plan(tensors), _held_bytes(tensors, ahead))
+    lease = await admit(request, [t.plan for t in tensors], _held_bytes(tensors, ahead))
 
     async def stream() -> AsyncIterator[bytes | memoryview]:
         yield layout.header
@@ -296,7 +291,7 @@ async def create_model_npz(request: Request, body: ModelRequest) -> Response:
     except ValueError as exc:
         raise TooLargeError(f"{exc}; use POST /v1/models/safetensors", "entries") from exc
     ahead = lookahead(request, max(t.plan.numpy_dtype.itemsize for t in tensors))
-    lease = await admit(request, _admission_plan(tensors), _held_bytes(tensors, ahead))
+    lease = await admit(request, [t.plan for t in tensors], _held_bytes(tensors, ahead))
 
     async def stream() -> AsyncIterator[bytes | memoryview]:
         current = -1
