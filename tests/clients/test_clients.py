@@ -198,6 +198,7 @@ def _has(*modules: str) -> bool:
 EXAMPLES = {
     "numpy_httpx.py": ["numpy", "httpx"],
     "pytorch_linear.py": ["torch"],
+    "pytorch_model.py": ["torch", "safetensors"],
     "jax_flax.py": ["jax", "flax"],
     "typescript_client.ts": [],
     "curl.sh": [],
