@@ -157,6 +157,19 @@ def test_a_client_that_leaves_stops_its_generation(streaming_server: tuple[str, 
     assert made <= 2 + LOOKAHEAD + 2, f"{made} of 16 blocks made for a client that read 2"
 
 
+@pytest.mark.parametrize("path", ["/v1/models/safetensors", "/v1/models/npz"])
+def test_a_client_that_leaves_stops_its_model(streaming_server: tuple[str, Any], path: str) -> None:
+    """A model (4 tensors of 16 blocks) stops as a single tensor does: within the look-ahead."""
+    base, _ = streaming_server
+    entries = [{"name": f"w{i}", "shape": [4096, 4096], "init": {"scheme": "he"}} for i in range(4)]
+    before = settle(lambda: blocks_generated(base))
+    sock = raw_request(port_of(base), {"entries": entries, "seed": 1}, path)
+    assert read_some(sock, 5 * MiB) == 5 * MiB
+    abort(sock)
+    made = settle(lambda: blocks_generated(base)) - before
+    assert made <= 2 + LOOKAHEAD + 2, f"{made} of 64 blocks made for a client that read 2"
+
+
 def test_200_aborted_downloads_leak_nothing(streaming_server: tuple[str, Any]) -> None:
     base, process = streaming_server
     body = tensor_request([4096, 4096], init={"scheme": "constant", "value": 0.5}, seed=1)
