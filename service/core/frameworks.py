@@ -30,7 +30,7 @@ from typing import Any, Final
 from service.core.errors import LayoutError, ParameterError
 from service.core.fans import FanAxes
 from service.core.gains import calculate_gain
-from service.core.schemes import SCHEMES, Init, Param, coerce_param, resolve_init
+from service.core.schemes import SCHEMES, Init, Param, check_params, resolve_init
 
 FRAMEWORKS: Final[tuple[str, ...]] = ("keras", "torch", "jax")
 #: The layout each framework stores weights in, used unless the request gives one.
@@ -528,36 +528,10 @@ def framework_init(name: str) -> FrameworkInit | None:
 # -- resolution ----------------------------------------------------------------------------------------
 
 
-def _axes(param: Param, value: object) -> int | tuple[int, ...] | None:
-    where = f"init.{param.name}"
-    if value is None and param.optional:
-        return None
-    if isinstance(value, int) and not isinstance(value, bool):
-        return value
-    if isinstance(value, list | tuple) and all(isinstance(v, int) and not isinstance(v, bool) for v in value):
-        return tuple(value)
-    raise ParameterError(f"{param.name} must be an integer or a list of integers, got {value!r}", where)
-
-
 def _framework_params(entry: FrameworkInit, params: Mapping[str, object]) -> dict[str, Any]:
-    known = {p.name for p in entry.params}
-    for name in params:
-        if name not in known:
-            if name == "seed":
-                raise ParameterError(f"{entry.name}'s seed is the request's top-level seed", "init.seed")
-            allowed = ", ".join(sorted(known)) or "none"
-            raise ParameterError(f"unknown field {name!r} for {entry.name} (allowed: {allowed})", f"init.{name}")
-    resolved: dict[str, Any] = {}
-    for param in entry.params:
-        if param.name not in params:
-            if param.required:
-                raise ParameterError(f"{param.name} is required for {entry.name}", f"init.{param.name}")
-            resolved[param.name] = param.default
-        elif param.kind == "axes":
-            resolved[param.name] = _axes(param, params[param.name])
-        else:
-            resolved[param.name] = coerce_param(param, params[param.name])
-    return resolved
+    if "seed" in params and all(p.name != "seed" for p in entry.params):
+        raise ParameterError(f"{entry.name}'s seed is the request's top-level seed", "init.seed")
+    return check_params(entry.name, entry.params, params)
 
 
 def _layout(entry: FrameworkInit, p: Mapping[str, Any], rank: int | None) -> tuple[str | FanAxes, bool]:

@@ -412,10 +412,16 @@ def scheme_of(name: str) -> Scheme:
     return SCHEMES[canonical]
 
 
-def coerce_param(param: Param, value: object) -> float | int | str | bool | None:
+def coerce_param(param: Param, value: object) -> float | int | str | bool | tuple[int, ...] | None:
     where = f"init.{param.name}"
-    if value is None and param.nullable:
+    if value is None and (param.nullable or param.optional):
         return None
+    if param.kind == "axes":  # an int or a list of ints (JAX in_axis, Keras input_axes)
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        if isinstance(value, list | tuple) and all(isinstance(v, int) and not isinstance(v, bool) for v in value):
+            return tuple(value)
+        raise ParameterError(f"{param.name} must be an integer or a list of integers, got {value!r}", where)
     if param.kind == "boolean":
         if not isinstance(value, bool):
             raise ParameterError(f"{param.name} must be true or false, got {value!r}", where)
@@ -452,23 +458,29 @@ def resolve_init(scheme: str, params: Mapping[str, object] | None = None) -> Ini
     {'scheme': 'he', 'distribution': 'normal', 'mode': 'fan_out', 'negative_slope': 0.0}
     """
     entry = scheme_of(scheme)
-    given = dict(params or {})
-    known = {p.name for p in entry.params}
-    for name in given:
-        if name not in known:
-            allowed = ", ".join(sorted(known)) or "none"
-            raise ParameterError(f"unknown field {name!r} for scheme {entry.name} (allowed: {allowed})", f"init.{name}")
-    resolved: dict[str, Any] = {}
-    for param in entry.params:
-        if param.name not in given:
-            if param.required:
-                raise ParameterError(f"{param.name} is required for scheme {entry.name}", f"init.{param.name}")
-            resolved[param.name] = param.default
-        else:
-            resolved[param.name] = coerce_param(param, given[param.name])
+    resolved = check_params(f"scheme {entry.name}", entry.params, params or {})
     if entry.check is not None:
         entry.check(resolved)
     return Init(entry.name, resolved)
+
+
+def check_params(owner: str, params: tuple[Param, ...], given: Mapping[str, object]) -> dict[str, Any]:
+    """``given`` checked against ``params`` (unknown, missing, mistyped, out of range: a ``ParameterError``
+    naming ``init.<field>``), with the defaults filled in, in ``params`` order."""
+    known = {p.name for p in params}
+    for name in given:
+        if name not in known:
+            allowed = ", ".join(sorted(known)) or "none"
+            raise ParameterError(f"unknown field {name!r} for {owner} (allowed: {allowed})", f"init.{name}")
+    resolved: dict[str, Any] = {}
+    for param in params:
+        if param.name not in given:
+            if param.required:
+                raise ParameterError(f"{param.name} is required for {owner}", f"init.{param.name}")
+            resolved[param.name] = param.default
+        else:
+            resolved[param.name] = coerce_param(param, given[param.name])
+    return resolved
 
 
 def catalogue() -> list[dict[str, Any]]:
