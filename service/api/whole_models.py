@@ -80,7 +80,8 @@ def _file_response(description: str, media_type: str = safetensors.MEDIA_TYPE) -
 _SAFETENSORS_METADATA = (
     "`__metadata__` holds `request` (the request, seed filled in), `stream_version`, and `tensors` (JSON: each "
     "tensor's name, shape, dtype, layout, seed, canonical and requested init, fans and statistics; empirical "
-    "statistics when the file is up to the buffered size (16 MiB by default), else theoretical only)."
+    "statistics when the file is up to the buffered size (16 MiB by default), else theoretical only); and "
+    "`format` (`pt` or `flax`, as Hugging Face loaders require) when every tensor is in PyTorch's or JAX's layout."
 )
 
 
@@ -209,7 +210,9 @@ async def _safetensors(
 
     def metadata(fields: list[dict[str, Any]]) -> dict[str, str]:
         text = orjson.dumps(fields).decode()
-        return {"request": echo, "stream_version": STREAM_VERSION, "tensors": text}
+        entries = {"request": echo, "stream_version": STREAM_VERSION, "tensors": text}
+        layout_format = hugging_face_format(tensors)
+        return entries if layout_format is None else {**entries, "format": layout_format}
 
     total = sum(t.plan.nbytes for t in tensors)
     if total <= settings.buffered_npy_bytes:
@@ -241,6 +244,18 @@ async def _safetensors(
 
     headers["Content-Length"] = str(layout.total_size)
     return leased(StreamingResponse(stream(), media_type=safetensors.MEDIA_TYPE, headers=headers), lease)
+
+
+def hugging_face_format(tensors: Sequence[ModelTensor]) -> str | None:
+    """The ``format`` Hugging Face loaders require in safetensors metadata (transformers refuses a file whose
+    metadata lacks it): ``pt`` when every tensor is in PyTorch's layout, ``flax`` when every tensor is in
+    JAX's or comes from a Flax preset (loaders convert ``pt`` files to Flax by transposing kernels, so the
+    value must say which layout the file holds); None (left out) for Keras layouts and mixed models."""
+    if all(t.plan.spec.layout == "torch" for t in tensors):
+        return "pt"
+    if all(t.plan.spec.layout == "jax" or (t.preset or "").startswith("flax.") for t in tensors):
+        return "flax"
+    return None
 
 
 def _file_layout(entries: list[safetensors.Entry], metadata: dict[str, str]) -> safetensors.FileLayout:

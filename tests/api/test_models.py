@@ -137,7 +137,7 @@ def test_reordering_entries_changes_no_tensor(client: TestClient) -> None:
 def test_safetensors_metadata_carries_request_inits_and_statistics(client: TestClient) -> None:
     answer = _post(client, "/v1/models/safetensors", {**MODEL, "seed": None})
     metadata = _safetensors_header(answer.content)["__metadata__"]
-    assert set(metadata) == {"request", "stream_version", "tensors"}
+    assert set(metadata) == {"request", "stream_version", "tensors"}  # mixed layouts: no `format`
     assert metadata["stream_version"] == STREAM_VERSION
     request = json.loads(metadata["request"])
     seed = int(answer.headers["X-Init-Seed"])
@@ -158,6 +158,21 @@ def test_safetensors_metadata_carries_request_inits_and_statistics(client: TestC
     # the request echoed in the metadata reproduces the file
     again = _post(client, "/v1/models/safetensors", request)
     assert again.content == answer.content
+
+
+def test_hugging_face_format_says_the_layout(client: TestClient) -> None:
+    """transformers refuses safetensors metadata without `format`; it says which framework's layout the file holds."""
+    torch_model = {"entries": MODEL["entries"][:3], "seed": 1}  # torch presets only
+    flax_model = {"entries": [MODEL["entries"][4], {"preset": "flax.Embed", "num_embeddings": 9, "features": 4}]}
+    keras_model = {"entries": [MODEL["entries"][3]]}
+    formats = [
+        _safetensors_header(_post(client, "/v1/models/safetensors", body).content)["__metadata__"].get("format")
+        for body in (torch_model, flax_model, keras_model, MODEL)
+    ]
+    assert formats == ["pt", "flax", None, None]
+    single = {"shape": [4, 3], "init": {"scheme": "torch.xavier_uniform_"}, "seed": 1}
+    header = _safetensors_header(_post(client, "/v1/tensors/safetensors", single).content)
+    assert header["__metadata__"]["format"] == "pt"
 
 
 def test_streamed_safetensors_has_theoretical_statistics_only() -> None:
