@@ -15,23 +15,31 @@ from pathlib import Path
 from service.core import SCHEMES
 from service.core.frameworks import FRAMEWORK_INITS
 from service.core.presets import PRESETS, expand
+from service.core.schemes import Param
 from service.settings import Settings
+
+
+def _name(name: str, aliases: tuple[str, ...]) -> str:
+    return f"`{name}`" + "".join(f" (`{alias}`)" for alias in aliases)
+
+
+def _fields(params: tuple[Param, ...]) -> str:
+    return ", ".join(f"`{p.name}` ({'required' if p.required else p.default})" for p in params) or "—"
 
 
 def schemes_markdown() -> str:
     rows = ["| scheme | fields (default) | formula | shapes |", "|---|---|---|---|"]
     for scheme in SCHEMES.values():
-        name = f"`{scheme.name}`" + "".join(f" (`{alias}`)" for alias in scheme.aliases)
-        fields = ", ".join(f"`{p.name}` ({'required' if p.required else p.default})" for p in scheme.params) or "—"
-        rows.append(f"| {name} | {fields} | {scheme.formula} | {scheme.shapes} |")
+        rows.append(
+            f"| {_name(scheme.name, scheme.aliases)} | {_fields(scheme.params)} | {scheme.formula} | {scheme.shapes} |"
+        )
     return "\n".join(rows)
 
 
 def initializers_markdown() -> str:
     rows = ["| name (aliases) | fields (default) | resolves to | notes |", "|---|---|---|---|"]
     for entry in FRAMEWORK_INITS.values():
-        name = f"`{entry.name}`" + "".join(f" (`{alias}`)" for alias in entry.aliases)
-        fields = ", ".join(f"`{p.name}` ({'required' if p.required else p.default})" for p in entry.params) or "—"
+        name, fields = _name(entry.name, entry.aliases), _fields(entry.params)
         rows.append(f"| {name} | {fields} | {entry.expansion} | {entry.notes or ''} |")
     return "\n".join(rows)
 

@@ -30,7 +30,7 @@ from typing import Any, Final
 from service.core.errors import LayoutError, ParameterError
 from service.core.fans import FanAxes
 from service.core.gains import calculate_gain
-from service.core.schemes import SCHEMES, Init, Param, check_params, resolve_init
+from service.core.schemes import SCHEMES, Init, Param, check_params, param_info, resolve_init
 
 FRAMEWORKS: Final[tuple[str, ...]] = ("keras", "torch", "jax")
 #: The layout each framework stores weights in, used unless the request gives one.
@@ -626,15 +626,3 @@ def framework_catalogue() -> list[dict[str, Any]]:
             }
         )
     return entries
-
-
-def param_info(param: Param) -> dict[str, Any]:
-    default = list(param.default) if isinstance(param.default, tuple) else param.default
-    return {
-        "name": param.name,
-        "type": param.kind,
-        "required": param.required,
-        "default": default,
-        "choices": list(param.choices) or None,
-        "description": param.description,
-    }

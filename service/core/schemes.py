@@ -493,17 +493,20 @@ def catalogue() -> list[dict[str, Any]]:
             "formula": s.formula,
             "uses_fans": s.uses_fans,
             "shapes": s.shapes,
-            "fields": [
-                {
-                    "name": p.name,
-                    "type": p.kind,
-                    "required": p.required,
-                    "default": p.default,
-                    "choices": list(p.choices) or None,
-                    "description": p.description,
-                }
-                for p in s.params
-            ],
+            "fields": [param_info(p) for p in s.params],
         }
         for s in _SCHEME_LIST
     ]
+
+
+def param_info(param: Param) -> dict[str, Any]:
+    """A parameter as the catalogue lists it (a tuple default as a list)."""
+    default = list(param.default) if isinstance(param.default, tuple) else param.default
+    return {
+        "name": param.name,
+        "type": param.kind,
+        "required": param.required,
+        "default": default,
+        "choices": list(param.choices) or None,
+        "description": param.description,
+    }
