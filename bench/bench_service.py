@@ -47,6 +47,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.clients import AsyncNpyConnection, NpyConnection, fetch_npy_httpx
 from service.core import TRUNCATED_STD_AT_2, Engine, TensorSpec, make_tensor, plan_tensor, resolve_init
 from service.core.engine import block_ranges
 
@@ -85,23 +86,6 @@ def start_server(port: int) -> subprocess.Popen[bytes]:
             time.sleep(0.1)
     server.kill()
     raise RuntimeError("the server did not become ready in 30 s")
-
-
-def fetch_npy(client: httpx.Client, body: dict[str, Any]) -> np.ndarray:
-    """POST, stream the body into one preallocated buffer, and view it as the array (no np.load copy)."""
-    with client.stream("POST", "/v1/tensors/npy", json=body) as response:
-        response.raise_for_status()
-        buffer = bytearray(int(response.headers["content-length"]))
-        view, position = memoryview(buffer), 0
-        for part in response.iter_raw():
-            view[position : position + len(part)] = part
-            position += len(part)
-    header_length = int.from_bytes(buffer[8:10], "little")
-    offset = 10 + header_length
-    header = buffer[10:offset].decode("latin-1")
-    dtype = np.dtype(header.split("'descr': '")[1].split("'")[0])
-    shape = tuple(int(d) for d in header.split("'shape': (")[1].split(")")[0].split(",") if d.strip())
-    return np.frombuffer(buffer, dtype=dtype, offset=offset).reshape(shape)
 
 
 # -- in-process baselines -------------------------------------------------------------------------
@@ -168,9 +152,12 @@ def timed(run: Callable[[], object]) -> float:
     return time.perf_counter() - start
 
 
-def end_to_end(client: httpx.Client, repeats: int) -> None:
+def end_to_end(client: httpx.Client, port: int, repeats: int) -> None:
     print(f"\n## end-to-end .npy fetch of {SIDE}x{SIDE} float32 vs in-process generation (median ms, paired ratio)")
+    print("   clients: httpx (the issue's) and http.client reading into the array (bench/clients.py)")
     order = random.Random(1)
+    lean = NpyConnection("127.0.0.1", port)
+    ours = {"httpx": lambda body: fetch_npy_httpx(client, body), "http.client": lean.fetch}
     for name, init in SCHEMES.items():
         body = {"shape": [SIDE, SIDE], "init": init, "seed": 7}
         expected = make_tensor(
@@ -178,10 +165,13 @@ def end_to_end(client: httpx.Client, repeats: int) -> None:
         )
         golden = hashlib.sha256(expected.array.tobytes()).hexdigest()
         del expected
-        fetched = fetch_npy(client, body)
-        assert hashlib.sha256(fetched.tobytes()).hexdigest() == golden, "served bytes differ from the core's"
-        del fetched
-        contenders: dict[str, Callable[[], object]] = {"initserve": lambda body=body: fetch_npy(client, body)}
+        for fetch in ours.values():
+            fetched = fetch(body)
+            assert hashlib.sha256(fetched.tobytes()).hexdigest() == golden, "served bytes differ from the core's"
+            del fetched
+        contenders: dict[str, Callable[[], object]] = {
+            f"initserve/{label}": lambda body=body, fetch=fetch: fetch(body) for label, fetch in ours.items()
+        }
         contenders.update(baselines(name, (SIDE, SIDE)))
         for run in contenders.values():
             run()  # warm-up
@@ -191,18 +181,21 @@ def end_to_end(client: httpx.Client, repeats: int) -> None:
             order.shuffle(names)
             for contender in names:
                 times[contender].append(timed(contenders[contender]))
-        print(f"{name}: bytes equal to the core's (sha256 {golden[:16]})")
+        print(f"{name}: bytes equal to the core's with both clients (sha256 {golden[:16]})")
         for contender, values in times.items():
-            line = f"   {contender:<10} {1000 * statistics.median(values):8.1f} ms  (min {1000 * min(values):.1f})"
-            if contender != "initserve":
-                ratio = statistics.median(a / b for a, b in zip(times["initserve"], values, strict=True))
-                line += f"   initserve / {contender} = {ratio:.2f}"
-                target = TARGETS.get((name, contender))
+            print(f"   {contender:<22} {1000 * statistics.median(values):8.1f} ms  (min {1000 * min(values):.1f})")
+        for label in ours:
+            for baseline in [c for c in times if not c.startswith("initserve")]:
+                mine = times[f"initserve/{label}"]
+                ratio = statistics.median(a / b for a, b in zip(mine, times[baseline], strict=True))
+                line = f"   initserve/{label} / {baseline} = {ratio:.2f}"
+                target = TARGETS.get((name, baseline))
                 if target is not None:
                     line += f"  (target <= {target}: {'MET' if ratio <= target else 'MISSED'})"
-                elif contender in ("jax", "keras"):
+                elif baseline in ("jax", "keras"):
                     line += f"  (target < 1: {'MET' if ratio < 1 else 'MISSED'})"
-            print(line)
+                print(line)
+    lean.close()
 
 
 def percentiles(latencies: list[float]) -> str:
@@ -221,50 +214,63 @@ def small_requests(port: int, count: int) -> None:
     def body() -> dict[str, Any]:
         return {"shape": [256, 256], "init": {"scheme": "he"}, "seed": next(seeds)}
 
-    with httpx.Client(base_url=f"http://127.0.0.1:{port}") as client:
+    def sequential(fetch: Callable[[dict[str, Any]], object]) -> tuple[float, list[float]]:
         for _ in range(50):
-            client.post("/v1/tensors/npy", json=body())
+            fetch(body())
         latencies = []
         start = time.perf_counter()
         for _ in range(count):
             t = time.perf_counter()
-            response = client.post("/v1/tensors/npy", json=body())
+            fetch(body())
             latencies.append(time.perf_counter() - t)
-            assert response.status_code == 200
-        rate = count / (time.perf_counter() - start)
+        return count / (time.perf_counter() - start), latencies
+
+    with httpx.Client(base_url=f"http://127.0.0.1:{port}") as client:
+        rate, latencies = sequential(lambda b: client.post("/v1/tensors/npy", json=b).raise_for_status())
+    print(f"   sequential keep-alive, httpx: {rate:.0f} requests/s; {percentiles(latencies)}")
+    lean = NpyConnection("127.0.0.1", port)
+    rate, latencies = sequential(lean.fetch)
+    lean.close()
     print(
-        f"   sequential keep-alive: {rate:.0f} requests/s (target >= 800: {'MET' if rate >= 800 else 'MISSED'}); "
-        f"{percentiles(latencies)}"
+        f"   sequential keep-alive, http.client: {rate:.0f} requests/s "
+        f"(target >= 800: {'MET' if rate >= 800 else 'MISSED'}); {percentiles(latencies)}"
     )
 
-    async def concurrent(connections: int) -> tuple[float, list[float]]:
+    async def concurrent(connections: int, lean: bool) -> tuple[float, list[float]]:
         limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", limits=limits) as client:
+            opened = [await AsyncNpyConnection.open("127.0.0.1", port) for _ in range(connections)] if lean else []
             latencies: list[float] = []
             remaining = count
 
-            async def worker() -> None:
+            async def worker(index: int) -> None:
                 nonlocal remaining
                 while remaining > 0:
                     remaining -= 1
                     t = time.perf_counter()
-                    response = await client.post("/v1/tensors/npy", json=body())
+                    if lean:
+                        await opened[index].fetch(body())
+                    else:
+                        (await client.post("/v1/tensors/npy", json=body())).raise_for_status()
                     latencies.append(time.perf_counter() - t)
-                    assert response.status_code == 200
 
-            await asyncio.gather(*(worker() for _ in range(connections)))  # warm the connections
+            await asyncio.gather(*(worker(i) for i in range(connections)))  # warm the connections
             latencies.clear()
             remaining = count
             start = time.perf_counter()
-            await asyncio.gather(*(worker() for _ in range(connections)))
-            return count / (time.perf_counter() - start), latencies
+            await asyncio.gather(*(worker(i) for i in range(connections)))
+            rate = count / (time.perf_counter() - start)
+            for connection in opened:
+                await connection.close()
+            return rate, latencies
 
-    rate, latencies = asyncio.run(concurrent(8))
-    p99 = sorted(latencies)[int(0.99 * len(latencies))]
-    print(
-        f"   8 concurrent connections: {rate:.0f} requests/s; {percentiles(latencies)} "
-        f"(target p99 <= 15 ms: {'MET' if p99 <= 0.015 else 'MISSED'})"
-    )
+    for label, lean in (("httpx", False), ("asyncio streams", True)):
+        rate, latencies = asyncio.run(concurrent(8, lean))
+        p99 = sorted(latencies)[int(0.99 * len(latencies))]
+        print(
+            f"   8 concurrent connections, {label}: {rate:.0f} requests/s; {percentiles(latencies)} "
+            f"(target p99 <= 15 ms: {'MET' if p99 <= 0.015 else 'MISSED'})"
+        )
 
 
 def proc_kib(pid: int, field: str) -> int:
@@ -312,13 +318,13 @@ def peak_rss(port: int, pid: int) -> None:
 def json_vs_npy(client: httpx.Client, repeats: int) -> None:
     print("\n## JSON vs .npy, 1024 x 1024 float32 he-normal")
     body = {"shape": [1024, 1024], "init": {"scheme": "he"}, "seed": 9}
-    npy = fetch_npy(client, body)
+    npy = fetch_npy_httpx(client, body)
     answer = client.post("/v1/tensors", json=body)
     data = np.asarray(answer.json()["data"], dtype=np.float32)
     assert data.tobytes() == npy.tobytes(), "JSON and .npy disagree"
     size_json, size_npy = len(answer.content), npy.nbytes + 128
     t_json = statistics.median(timed(lambda: client.post("/v1/tensors", json=body).json()) for _ in range(repeats))
-    t_npy = statistics.median(timed(lambda: fetch_npy(client, body)) for _ in range(repeats))
+    t_npy = statistics.median(timed(lambda: fetch_npy_httpx(client, body)) for _ in range(repeats))
     print(
         f"   JSON {1000 * t_json:.1f} ms, {size_json / 2**20:.1f} MiB (parsed with json); "
         f".npy {1000 * t_npy:.1f} ms, {size_npy / 2**20:.1f} MiB; JSON / .npy = {t_json / t_npy:.1f}x time, "
@@ -369,7 +375,7 @@ def main() -> int:
     try:
         with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=120) as client:
             if "fetch" in args.parts:
-                end_to_end(client, args.repeats)
+                end_to_end(client, port, args.repeats)
             if "small" in args.parts:
                 small_requests(port, args.small_requests)
             if "rss" in args.parts:

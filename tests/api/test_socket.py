@@ -13,7 +13,9 @@ import httpx
 import numpy as np
 import pytest
 
-from .helpers import PROBLEM, app_client, load_npy, problem_of, running_server, tensor_request
+from service.core import make_tensor
+
+from .helpers import PROBLEM, REPO, app_client, load_npy, problem_of, running_server, tensor_request
 
 BUFFERED_NPY_BYTES = 64 << 10
 
@@ -63,6 +65,20 @@ def test_streamed_large_npy_arrives_whole(http: httpx.Client) -> None:
         buffered = local.post("/v1/tensors/npy", json=request)
     assert "x-init-empirical-mean" in buffered.headers
     assert bytes(received) == buffered.content
+
+
+def test_readme_standard_library_fetch_reads_the_core_bytes(server: str) -> None:
+    """The README's recipe that reads a streamed .npy straight into the array gets the core's tensor."""
+    readme = (REPO / "README.md").read_text()
+    start = readme.index("import ast, http.client, json, numpy as np")
+    code = readme[start : readme.index("```", start)]
+    host, port = server.removeprefix("http://").split(":")
+    code = code.replace('"127.0.0.1", 8000', f'"{host}", {port}').replace("[4096, 4096]", "[1024, 512]")
+    namespace: dict[str, Any] = {}
+    exec(code, namespace)
+    expected = make_tensor([1024, 512], "he", seed=42).array
+    assert namespace["w"].dtype == expected.dtype and namespace["w"].shape == expected.shape
+    assert namespace["w"].tobytes() == expected.tobytes()
 
 
 def test_stats_over_the_socket_equal_the_in_process_json(http: httpx.Client) -> None:
