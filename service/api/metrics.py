@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
@@ -51,6 +53,30 @@ class Metrics:
             "Bytes of the generation budget held by requests now.",
             registry=self.registry,
         )
+        # The labelled children, by label values: ``labels()`` costs microseconds on every request.
+        self._answered: dict[tuple[str, str, str], tuple[Any, Any, Any]] = {}
+        self._made: dict[tuple[str, str], Any] = {}
+
+    def answered(self, route: str, method: str, status: str, seconds: float, nbytes: int) -> None:
+        """Counts one answer: the request, its latency and its body bytes."""
+        children = self._answered.get((route, method, status))
+        if children is None:
+            children = self._answered[route, method, status] = (
+                self.requests.labels(route, method, status),
+                self.latency.labels(route),
+                self.bytes.labels(route),
+            )
+        requests, latency, sent = children
+        requests.inc()
+        latency.observe(seconds)
+        sent.inc(nbytes)
+
+    def generated(self, scheme: str, dtype: str, count: int) -> None:
+        """Counts ``count`` elements generated with ``scheme`` in ``dtype``."""
+        child = self._made.get((scheme, dtype))
+        if child is None:
+            child = self._made[scheme, dtype] = self.elements.labels(scheme, dtype)
+        child.inc(count)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

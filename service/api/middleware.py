@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import logging
+import os
 import re
 import time
-import uuid
 from typing import Any
 
 from starlette.exceptions import HTTPException
@@ -16,6 +16,15 @@ from service.api.problems import MEDIA_TYPE, problem_body
 
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 access_logger = logging.getLogger("initserve.access")
+
+
+def _new_request_id() -> str:
+    """``uuid.uuid4().hex``, without building a ``UUID`` (a few microseconds per request): 16 random
+    bytes with the version (4) and variant (RFC 4122) bits set."""
+    raw = bytearray(os.urandom(16))
+    raw[6] = (raw[6] & 0x0F) | 0x40
+    raw[8] = (raw[8] & 0x3F) | 0x80
+    return raw.hex()
 
 
 class RequestContext:
@@ -35,7 +44,7 @@ class RequestContext:
             return
         headers = dict(scope["headers"])
         given = headers.get(b"x-request-id", b"").decode("latin-1")
-        request_id = given if _REQUEST_ID.fullmatch(given) else uuid.uuid4().hex
+        request_id = given if _REQUEST_ID.fullmatch(given) else _new_request_id()
         scope.setdefault("state", {})["request_id"] = request_id
         started = time.perf_counter()
         outcome: dict[str, Any] = {"status": 500, "bytes": 0, "started": False}
@@ -82,9 +91,7 @@ class RequestContext:
         route = scope.get("route")
         template = getattr(route, "path", None) or "unmatched"
         status = str(outcome["status"]) if outcome["started"] else "aborted"
-        self.metrics.requests.labels(template, scope["method"], status).inc()
-        self.metrics.latency.labels(template).observe(seconds)
-        self.metrics.bytes.labels(template).inc(outcome["bytes"])
+        self.metrics.answered(template, scope["method"], status, seconds, outcome["bytes"])
         if self.access_log:
             client = scope.get("client")
             line = {

@@ -120,7 +120,7 @@ def _plan_model(request: Request, body: ModelRequest) -> ModelPlan:
     model = plan_model(to_model_spec(body), limits)
     for tensor in model.tensors:
         plan = tensor.plan
-        request.app.state.metrics.elements.labels(plan.spec.init.scheme, plan.spec.dtype).inc(plan.count)
+        request.app.state.metrics.generated(plan.spec.init.scheme, plan.spec.dtype, plan.count)
     return model
 
 

@@ -7,6 +7,7 @@ passed on as ``memoryview`` s without copies.
 
 from __future__ import annotations
 
+import functools
 import io
 from collections.abc import Sequence
 
@@ -18,9 +19,14 @@ from service.core.errors import ParameterError
 MEDIA_TYPE = "application/octet-stream"
 
 
+@functools.cache
+def _is_bfloat16(dtype: np.dtype) -> bool:
+    return dtype.name == "bfloat16"  # ``dtype.name`` is computed in Python, each time
+
+
 def check_npy_dtype(dtype: np.dtype) -> None:
     """NPY has no bfloat16 (it would be written as opaque ``|V2``): refuse it."""
-    if dtype.name == "bfloat16":
+    if _is_bfloat16(dtype):
         raise ParameterError(
             "NPY has no bfloat16 type; request bfloat16 as safetensors (POST /v1/tensors/safetensors, "
             "BF16) or as JSON (POST /v1/tensors)",
@@ -30,12 +36,17 @@ def check_npy_dtype(dtype: np.dtype) -> None:
 
 def npy_header(shape: Sequence[int], dtype: np.dtype) -> bytes:
     """The NPY v1.0 header of a C-order array, byte for byte what ``numpy.save`` writes."""
+    return _npy_header(tuple(shape), dtype)
+
+
+@functools.lru_cache(maxsize=256)  # a service answers the same few shapes again and again
+def _npy_header(shape: tuple[int, ...], dtype: np.dtype) -> bytes:
     check_npy_dtype(dtype)
     buffer = io.BytesIO()
     header = {
         "descr": npy_format.dtype_to_descr(dtype.newbyteorder("<")),
         "fortran_order": False,
-        "shape": tuple(shape),
+        "shape": shape,
     }
     npy_format.write_array_header_1_0(buffer, header)
     return buffer.getvalue()
@@ -47,6 +58,16 @@ def npy_size(shape: Sequence[int], dtype: np.dtype) -> int:
     for dim in shape:
         count *= dim
     return len(npy_header(shape, dtype)) + count * dtype.itemsize
+
+
+def npy_file(header: bytes, count: int, dtype: np.dtype) -> tuple[memoryview, np.ndarray]:
+    """A whole .npy file's buffer, ``header`` already in it, and the flat array of ``count`` elements
+    of ``dtype`` (little-endian) that is its body, to be filled in place. The header's length is a
+    multiple of 64 bytes, so the array is as aligned as the buffer."""
+    dtype = dtype.newbyteorder("<")
+    buffer = np.empty(len(header) + count * dtype.itemsize, dtype=np.uint8)
+    buffer[: len(header)] = np.frombuffer(header, dtype=np.uint8)
+    return memoryview(buffer), buffer[len(header) :].view(dtype)
 
 
 def body_view(values: np.ndarray) -> memoryview:
