@@ -13,6 +13,8 @@
 # requests for up to 20 s after SIGTERM: give the container a longer stop timeout (Kubernetes:
 # terminationGracePeriodSeconds >= 25).
 # tests/deploy/ lints this file and runs its install, start and health-check commands.
+# numpy is pinned to the version the golden stream hashes are tested with (pyproject's test extra): NumPy keeps
+# its random streams only within a version, and every replica must answer the same bytes.
 
 ARG PYTHON_VERSION=3.11
 
@@ -25,7 +27,7 @@ COPY pyproject.toml README.md ./
 COPY service/ service/
 RUN python -m pip wheel --no-deps --wheel-dir /tmp/wheels . \
     && python -m venv /opt/venv \
-    && /opt/venv/bin/python -m pip install /tmp/wheels/initserve-*.whl
+    && /opt/venv/bin/python -m pip install /tmp/wheels/initserve-*.whl numpy==2.4.6
 
 FROM python:${PYTHON_VERSION}-slim AS runtime
 LABEL org.opencontainers.image.title="initserve" \

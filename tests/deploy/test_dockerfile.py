@@ -10,6 +10,7 @@ import sys
 import tomllib
 from pathlib import Path
 
+import numpy as np
 import pytest
 from packaging.specifiers import SpecifierSet
 
@@ -85,6 +86,16 @@ def test_build_stage_builds_the_wheel_and_installs_it_into_the_venv(dockerfile):
     assert "python -m venv /opt/venv" in run.value
     assert "/opt/venv/bin/python -m pip install /tmp/wheels/initserve-*.whl" in run.value
     assert build.env().get("PIP_NO_CACHE_DIR") == "1"
+
+
+def test_image_numpy_is_the_tested_numpy(dockerfile, pyproject):
+    """The image installs exactly the NumPy the tests run with (pinned in the test extra): the golden
+    stream hashes were checked with it, and NumPy keeps its streams only within a version."""
+    (run,) = dockerfile.stage("build").all("RUN")
+    pins = re.findall(r"\bnumpy==([\w.]+)", run.value)
+    extra = [r for r in pyproject["project"]["optional-dependencies"]["test"] if r.startswith("numpy")]
+    assert pins and extra == [f"numpy=={pins[0]}"], (pins, extra)
+    assert np.__version__ == pins[0], f"tests ran with numpy {np.__version__}, the image pins {pins[0]}"
 
 
 def test_runtime_environment(dockerfile):
