@@ -8,13 +8,15 @@ It starts ``python -m service`` (one worker, the default settings) on a free loo
 run, prints medians and ratios for:
 
 1. end-to-end ``.npy`` fetch of a 4096 x 4096 float32 tensor (he-normal, glorot-uniform, Keras-style
-   truncated normal) with an httpx client streaming the body into a NumPy array, interleaved with
+   truncated normal) with two clients (``bench/clients.py``): httpx streaming the body into a buffer,
+   and ``http.client`` reading it straight into the NumPy array; interleaved with
    in-process NumPy, ``torch.nn.init`` (``kaiming_normal_``, ``xavier_uniform_``,
    ``trunc_normal_(std=s0, a=-2 s0, b=2 s0)``), ``jax.nn.initializers`` (jit, warm) and
    ``keras.initializers`` (backend from ``KERAS_BACKEND``, default jax) — each contender once per
    repeat, in a shuffled order; ratios are medians of the per-repeat ratios;
 2. small requests, 256 x 256 float32 ``.npy``: sequential keep-alive requests per second and latency
-   percentiles, then 8 concurrent keep-alive connections;
+   percentiles (httpx, ``http.client``), then 8 concurrent keep-alive connections (httpx's async
+   client, plain asyncio streams);
 3. the server's peak RSS while streaming a 1 GiB tensor (and two at once), from ``VmHWM`` after
    resetting it through ``/proc/PID/clear_refs``;
 4. JSON against ``.npy`` for 1024 x 1024 (time and size);
