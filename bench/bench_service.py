@@ -75,10 +75,11 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_server(port: int) -> subprocess.Popen[bytes]:
+def start_server(port: int, arguments: tuple[str, ...] = ("-m", "service")) -> subprocess.Popen[bytes]:
+    """``python *arguments`` (by default the service on ``port``), once ``GET /readyz`` answers 200."""
     env = {**os.environ, "INITSERVE_PORT": str(port), "INITSERVE_HOST": "127.0.0.1"}
     log = open(Path(os.environ.get("TMPDIR", "/tmp")) / f"initserve-bench-{port}.log", "wb")  # noqa: SIM115
-    server = subprocess.Popen([sys.executable, "-m", "service"], env=env, stdout=log, stderr=log)
+    server = subprocess.Popen([sys.executable, *arguments], env=env, stdout=log, stderr=log)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         try:

@@ -26,7 +26,6 @@ import json
 import os
 import resource
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -37,7 +36,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.bench_service import free_port
+from bench.bench_service import free_port, start_server
 from bench.clients import fetch_npy_httpx
 
 
@@ -52,8 +51,8 @@ SMALL_HEADER = npy_file((256, 256))[:128]
 
 
 async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
-    """POST /v1/tensors/npy: 64 MiB of zeros for a 4096 x 4096 request, else a 256 x 256 .npy-sized
-    answer (drawn from our stream when the path's query is ``draw``)."""
+    """Any request: 64 MiB of zeros (a .npy file) for a 4096 x 4096 request, else a 256 x 256 one (drawn
+    from our stream when the query is ``draw``): 200 to ``GET /readyz`` too."""
     if scope["type"] != "http":
         return
     raw = b""
@@ -146,22 +145,21 @@ def main() -> int:
     args = parser.parse_args()
     print(f"# python {sys.version.split()[0]}, {os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f}")
     port = free_port()
-    server = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "bench.floors:app", "--port", str(port), "--log-level", "warning"],
-        cwd=Path(__file__).resolve().parents[1],
-        env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])},
+    repository = str(Path(__file__).resolve().parents[1])
+    uvicorn = (
+        "-m",
+        "uvicorn",
+        "--app-dir",
+        repository,
+        "bench.floors:app",
+        "--port",
+        str(port),
+        "--log-level",
+        "warning",
     )
+    server = start_server(port, uvicorn)
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                httpx.post(base + "/v1/tensors/npy", json={"shape": [1], "seed": 0}, timeout=1)
-                break
-            except httpx.HTTPError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.1)
         large(base, port, args.repeats)
         small(port, args.requests)
     finally:
