@@ -19,23 +19,7 @@ from service.encode.npy import body_view
 from service.encode.npz import NpzWriter, encode
 from service.encode.safetensors import Entry
 
-UINT = {1: np.uint8, 2: np.uint16, 4: np.uint32, 8: np.uint64}
-
-
-def sample(dtype: type, shape: tuple[int, ...], seed: int = 0) -> np.ndarray:
-    rng = np.random.default_rng(seed)
-    if np.dtype(dtype).kind == "i":
-        return rng.integers(-(2**62), 2**62, size=shape).astype(dtype)
-    values = (rng.standard_normal(size=shape) * 10).astype(dtype)
-    flat = values.reshape(-1)
-    if flat.size >= 2:
-        flat[0], flat[1] = np.nan, -np.inf
-    return values
-
-
-def bits(array: np.ndarray) -> np.ndarray:
-    return np.ascontiguousarray(array).view(UINT[array.dtype.itemsize])
-
+from .arrays import bits, sample
 
 MODEL = {
     "bn.num_batches_tracked": np.array(0, dtype=np.int64),

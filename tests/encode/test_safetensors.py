@@ -15,24 +15,9 @@ import safetensors.numpy
 from service.encode import safetensors as st
 from service.encode.safetensors import Entry, encode, file_layout
 
+from .arrays import bits, sample
+
 DTYPES = [np.float64, np.float32, np.float16, np.int64]
-UINT = {2: np.uint16, 4: np.uint32, 8: np.uint64}
-
-
-def sample(dtype: type, shape: tuple[int, ...], seed: int = 0) -> np.ndarray:
-    """Values with all bits in play (random floats, with a NaN and an infinity when there is room)."""
-    rng = np.random.default_rng(seed)
-    if np.dtype(dtype).kind == "i":
-        return rng.integers(-(2**62), 2**62, size=shape, dtype=dtype)
-    values = (rng.standard_normal(size=shape) * 10).astype(dtype)
-    flat = values.reshape(-1)
-    if flat.size >= 2:
-        flat[0], flat[1] = np.nan, -np.inf
-    return values
-
-
-def bits(array: np.ndarray) -> np.ndarray:
-    return np.ascontiguousarray(array).view(UINT[array.dtype.itemsize])
 
 
 def header_of(data: bytes) -> tuple[int, dict]:
