@@ -20,12 +20,12 @@ import anyio
 import numpy as np
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
-from starlette.responses import Response, StreamingResponse
-from starlette.types import Receive, Scope, Send
+from starlette.responses import Response
 
 from service.api.admission import FREE, Lease, Leased, Overloaded
 from service.api.models import StatsAnswer, TensorAnswer, TensorRequest
 from service.api.problems import documented
+from service.api.responses import BuffersResponse, ClientGone, Parts, StreamedResponse
 from service.core import (
     MAX_SEED,
     STREAM_VERSION,
@@ -192,10 +192,15 @@ def blocks_of(plan: TensorPlan) -> list[Work]:
 
 
 async def blocks_in_order(
-    engine: Engine, work: TensorPlan | Sequence[Work], lookahead: int, with_stats: bool = True
+    engine: Engine,
+    work: TensorPlan | Sequence[Work],
+    lookahead: int,
+    with_stats: bool = True,
+    client_gone: asyncio.Future[None] | None = None,
 ) -> AsyncIterator[Block]:
     """The blocks of one tensor (or of a list of work, e.g. a model's tensors one after another), in
-    order, with at most ``lookahead`` blocks made or in making ahead."""
+    order, with at most ``lookahead`` blocks made or in making ahead. Raises ``ClientGone`` as soon as
+    ``client_gone`` is done, without waiting for the block in making: the blocks ahead stop within a chunk."""
     queue = deque(blocks_of(work) if isinstance(work, TensorPlan) else work)
     pending: deque[Future[Block]] = deque()
     consumer_gone = threading.Event()  # stops blocks being made within a chunk
@@ -204,39 +209,16 @@ async def blocks_in_order(
             while queue and len(pending) < lookahead:
                 plan, first, stop = queue.popleft()
                 pending.append(engine.submit(plan, first, stop, with_stats, cancel=consumer_gone))
-            yield await asyncio.wrap_future(pending.popleft())
+            block = asyncio.wrap_future(pending.popleft())
+            if client_gone is not None:
+                await asyncio.wait((block, client_gone), return_when=asyncio.FIRST_COMPLETED)
+                if not block.done():
+                    block.cancel()
+                    raise ClientGone
+            yield await block
     finally:
         consumer_gone.set()
         _cancel(pending)
-
-
-#: Largest piece of a buffered body handed to the server at once: the server waits for the socket to
-#: drain between pieces, so a slow reader never makes it copy a whole tensor into its write buffer.
-SEND_BYTES = 1 << 20
-
-
-class BuffersResponse(Response):
-    """A body of ready buffers (the NPY header, the array's memory), sent as they are: no copy,
-    no thread hop per part (StreamingResponse iterates a plain iterator on a worker thread)."""
-
-    def __init__(self, parts: tuple[bytes | memoryview, ...], headers: dict[str, str], media_type: str) -> None:
-        self.parts = parts
-        self.status_code = 200
-        self.media_type = media_type
-        self.background = None
-        self.body = b""
-        self.init_headers(headers)  # headers carry the Content-Length of all the parts
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        await send({"type": "http.response.start", "status": self.status_code, "headers": self.raw_headers})
-        pieces = [
-            part[start : start + SEND_BYTES] if len(part) > SEND_BYTES else part
-            for part in self.parts
-            for start in range(0, max(len(part), 1), SEND_BYTES)
-        ]
-        last = len(pieces) - 1
-        for index, piece in enumerate(pieces):
-            await send({"type": "http.response.body", "body": piece, "more_body": index < last})
 
 
 def _number(value: float | int) -> str:
@@ -361,10 +343,10 @@ async def create_tensor_npy(request: Request, body: TensorRequest) -> Response:
     ahead = lookahead(request, plan.numpy_dtype.itemsize)
     lease = await admit(request, plan, held_bytes(plan, ahead))
 
-    async def stream() -> AsyncIterator[bytes | memoryview]:
+    async def stream(client_gone: asyncio.Future[None]) -> Parts:
         yield header
-        async for block in blocks_in_order(engine, plan, ahead, with_stats=False):
+        async for block in blocks_in_order(engine, plan, ahead, with_stats=False, client_gone=client_gone):
             yield npy.body_view(block.values)
 
     headers.update(init_headers(plan, None, None))
-    return leased(StreamingResponse(stream(), media_type=npy.MEDIA_TYPE, headers=headers), lease)
+    return leased(StreamedResponse(stream, headers, npy.MEDIA_TYPE), lease)

@@ -13,6 +13,7 @@ a larger one carries the theoretical statistics only (``POST /v1/models/stats`` 
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
@@ -20,13 +21,13 @@ from typing import Any
 import orjson
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
-from starlette.responses import Response, StreamingResponse
+from starlette.responses import Response
 
 from service.api.models import ModelRequest, ModelStatsAnswer, TensorEntry, TensorRequest
+from service.api.responses import BuffersResponse, Parts, StreamedResponse
 from service.api.tensors import (
     _ERRORS,
     WHOLE_BYTES_PER_ELEMENT,
-    BuffersResponse,
     Work,
     _engine,
     _plan,
@@ -152,7 +153,11 @@ def _work(tensors: Sequence[ModelTensor]) -> list[Work]:
 
 
 async def _streamed_blocks(
-    request: Request, tensors: Sequence[ModelTensor], ahead: int, with_stats: bool
+    request: Request,
+    tensors: Sequence[ModelTensor],
+    ahead: int,
+    with_stats: bool,
+    client_gone: asyncio.Future[None] | None = None,
 ) -> AsyncIterator[tuple[int, Any]]:
     """(tensor index, block) for every block of ``tensors`` in order; a tensor computed whole frees its
     matrix once its last block is out."""
@@ -160,7 +165,7 @@ async def _streamed_blocks(
     for tensor in tensors:
         ends.append((ends[-1] if ends else 0) + len(blocks_of(tensor.plan)))
     index, seen = 0, 0
-    async for block in blocks_in_order(_engine(request), _work(tensors), ahead, with_stats):
+    async for block in blocks_in_order(_engine(request), _work(tensors), ahead, with_stats, client_gone):
         while seen >= ends[index]:
             index += 1
         yield index, block
@@ -237,13 +242,13 @@ async def _safetensors(
     ahead = lookahead(request, max(t.plan.numpy_dtype.itemsize for t in tensors))
     lease = await admit(request, [t.plan for t in tensors], _held_bytes(tensors, ahead))
 
-    async def stream() -> AsyncIterator[bytes | memoryview]:
+    async def stream(client_gone: asyncio.Future[None]) -> Parts:
         yield layout.header
-        async for _, block in _streamed_blocks(request, in_file_order, ahead, with_stats=False):
+        async for _, block in _streamed_blocks(request, in_file_order, ahead, False, client_gone):
             yield npy.body_view(block.values)
 
     headers["Content-Length"] = str(layout.total_size)
-    return leased(StreamingResponse(stream(), media_type=safetensors.MEDIA_TYPE, headers=headers), lease)
+    return leased(StreamedResponse(stream, headers, safetensors.MEDIA_TYPE), lease)
 
 
 def hugging_face_format(tensors: Sequence[ModelTensor]) -> str | None:
@@ -308,9 +313,9 @@ async def create_model_npz(request: Request, body: ModelRequest) -> Response:
     ahead = lookahead(request, max(t.plan.numpy_dtype.itemsize for t in tensors))
     lease = await admit(request, [t.plan for t in tensors], _held_bytes(tensors, ahead))
 
-    async def stream() -> AsyncIterator[bytes | memoryview]:
+    async def stream(client_gone: asyncio.Future[None]) -> Parts:
         current = -1
-        async for index, block in _streamed_blocks(request, tensors, ahead, with_stats=False):
+        async for index, block in _streamed_blocks(request, tensors, ahead, False, client_gone):
             if index != current:
                 if current >= 0:
                     yield writer.end()
@@ -328,7 +333,7 @@ async def create_model_npz(request: Request, body: ModelRequest) -> Response:
         "X-Init-Seed": str(model.spec.seed),
         "X-Init-Stream-Version": STREAM_VERSION,
     }
-    return leased(StreamingResponse(stream(), media_type=npz.MEDIA_TYPE, headers=headers), lease)
+    return leased(StreamedResponse(stream, headers, npz.MEDIA_TYPE), lease)
 
 
 @router.post(
