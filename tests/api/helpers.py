@@ -10,6 +10,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -143,6 +144,45 @@ def rss_bytes(pid: int) -> int:
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) * 1024
     raise RuntimeError(f"no VmRSS for process {pid}")
+
+
+def high_water_mark(pid: int) -> int:
+    """``VmHWM`` of a process (Linux), in bytes."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) * 1024
+    raise RuntimeError(f"no VmHWM for process {pid}")
+
+
+class PeakRSS:
+    """The peak RSS of a process while in the block: sampled every 5 ms on a thread, and the kernel's
+    high-water mark, reset to the current RSS on entry (``clear_refs`` 5, our own child process)."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+        self.sampled = 0
+        self.hwm = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.005):
+            self.sampled = max(self.sampled, rss_bytes(self.pid))
+
+    @property
+    def peak(self) -> int:
+        return max(self.sampled, self.hwm)
+
+    def __enter__(self) -> PeakRSS:
+        Path(f"/proc/{self.pid}/clear_refs").write_text("5")
+        self.sampled = rss_bytes(self.pid)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.hwm = high_water_mark(self.pid)
 
 
 def thread_count(pid: int) -> int:

@@ -23,6 +23,7 @@ import uvicorn
 from service.main import create_app
 
 from .helpers import (
+    PeakRSS,
     free_port,
     load_npy,
     metric_value,
@@ -36,28 +37,6 @@ from .helpers import (
 
 MiB = 1 << 20
 LOOKAHEAD = 4  # 2 x INITSERVE_THREADS (2 in every test server)
-
-
-class PeakRSS:
-    """Samples a process's RSS every few milliseconds on a thread, keeping the peak."""
-
-    def __init__(self, pid: int) -> None:
-        self.pid = pid
-        self.peak = rss_bytes(pid)
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def _run(self) -> None:
-        while not self._stop.wait(0.005):
-            self.peak = max(self.peak, rss_bytes(self.pid))
-
-    def __enter__(self) -> PeakRSS:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join()
 
 
 def raw_request(

@@ -20,16 +20,14 @@ from __future__ import annotations
 
 import json
 import struct
-import threading
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from .helpers import rss_bytes, server_process
+from .helpers import PeakRSS, rss_bytes, server_process
 
 pytestmark = pytest.mark.slow
 
@@ -87,45 +85,6 @@ def model_bytes(model: dict[str, Any]) -> int:
         else:
             total += 4 * entry["num_embeddings"] * entry["embedding_dim"]
     return total
-
-
-def high_water_mark(pid: int) -> int:
-    """``VmHWM`` of a process (Linux), in bytes."""
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) * 1024
-    raise RuntimeError(f"no VmHWM for process {pid}")
-
-
-class PeakRSS:
-    """The peak RSS of a process while in the block: sampled every 5 ms on a thread, and the kernel's
-    high-water mark, reset to the current RSS on entry (``clear_refs`` 5, our own child process)."""
-
-    def __init__(self, pid: int) -> None:
-        self.pid = pid
-        self.sampled = 0
-        self.hwm = 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def _run(self) -> None:
-        while not self._stop.wait(0.005):
-            self.sampled = max(self.sampled, rss_bytes(self.pid))
-
-    @property
-    def peak(self) -> int:
-        return max(self.sampled, self.hwm)
-
-    def __enter__(self) -> PeakRSS:
-        Path(f"/proc/{self.pid}/clear_refs").write_text("5")
-        self.sampled = rss_bytes(self.pid)
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join()
-        self.hwm = high_water_mark(self.pid)
 
 
 class Drained:
