@@ -30,7 +30,12 @@ class Settings(BaseSettings):
     max_model_bytes: int = Field(
         1 << 31, ge=1, description="Most bytes of tensor data in one model (.npz answers stay under 4 GiB)."
     )
-    max_body_bytes: int = Field(64 << 10, ge=1024, description="Largest request body accepted.")
+    max_body_bytes: int = Field(
+        1 << 20,
+        ge=1024,
+        description="Largest request body accepted; the default fits any model request within the entry limits "
+        "(1024 entries of 256-character names: about 420 KB of JSON).",
+    )
     max_diagnostics_cost: int = Field(
         1 << 33,
         ge=1,

@@ -17,7 +17,7 @@ from .helpers import app_client, load_npy, problem_of, tensor_request
 
 OPERATIONS = ("/v1/tensors", "/v1/tensors/npy", "/v1/tensors/stats")
 NO_FIELD = object()  # the problem has no ``field`` member (not a validation error of one field)
-BIG_PAD = "x" * (70 << 10)  # over the default 64 KiB body limit
+BIG_PAD = "x" * (1100 << 10)  # over the default 1 MiB body limit
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ import safetensors.numpy
 from fastapi.testclient import TestClient
 
 from service.core import STREAM_VERSION
+from service.core.model import MAX_ENTRIES, MAX_NAME_LENGTH
 from service.core.seeds import derive_seed
 
 from .helpers import PROBLEM, app_client
@@ -250,6 +251,22 @@ def test_single_tensor_safetensors_equals_npy(client: TestClient) -> None:
     metadata = _safetensors_header(answer.content)["__metadata__"]
     (only,) = json.loads(metadata["tensors"])
     assert only["requested_init"]["scheme"] == "keras.HeNormal" and only["seed"] == 9
+
+
+def test_the_largest_model_request_the_entry_limits_allow_fits_the_body_limit(client: TestClient) -> None:
+    """1024 entries (the most), each with a 256-character name (the longest) and a spelled-out init: the
+    default body limit must not refuse a request its entry limits accept."""
+    init = {"scheme": "variance_scaling", "scale": 1.0, "mode": "fan_avg", "distribution": "truncated_normal"}
+    entries = [
+        {"name": f"{i:04d}".ljust(MAX_NAME_LENGTH, "w"), "shape": [2, 2], "layout": "torch", "init": init}
+        for i in range(MAX_ENTRIES)
+    ]
+    body = {"entries": entries, "seed": 1, "dtype": "float32"}
+    assert len(json.dumps(body)) > 400_000
+    answer = _post(client, "/v1/models/stats", body)
+    assert len(answer.json()["tensors"]) == MAX_ENTRIES
+    refused = client.post("/v1/models/stats", json={**body, "entries": [*entries, entries[0]]})
+    assert refused.status_code == 422 and refused.headers["content-type"] == PROBLEM  # the entry limit, not the size
 
 
 @pytest.mark.parametrize(
