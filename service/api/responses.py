@@ -31,12 +31,8 @@ class BuffersResponse(Response):
     no thread hop per part (StreamingResponse iterates a plain iterator on a worker thread)."""
 
     def __init__(self, parts: tuple[bytes | memoryview, ...], headers: dict[str, str], media_type: str) -> None:
+        super().__init__(headers=headers, media_type=media_type)  # headers carry the Content-Length
         self.parts = parts
-        self.status_code = 200
-        self.media_type = media_type
-        self.background = None
-        self.body = b""
-        self.init_headers(headers)  # headers carry the Content-Length of all the parts
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         await send({"type": "http.response.start", "status": self.status_code, "headers": self.raw_headers})
@@ -73,12 +69,8 @@ class StreamedResponse(Response):
     def __init__(
         self, make_parts: Callable[[asyncio.Future[None]], Parts], headers: dict[str, str], media_type: str
     ) -> None:
+        super().__init__(headers=headers, media_type=media_type)  # headers carry the Content-Length
         self.make_parts = make_parts
-        self.status_code = 200
-        self.media_type = media_type
-        self.background = None
-        self.body = b""
-        self.init_headers(headers)  # headers carry the Content-Length of the whole body
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         client_gone = asyncio.ensure_future(_disconnect(receive))

@@ -30,6 +30,9 @@ REPO = Path(__file__).resolve().parents[2]
 #: Settings of every test app unless overridden: two generation threads (the pool path), no access log.
 BASE_SETTINGS: dict[str, Any] = {"threads": 2, "access_log": False}
 
+#: A pad that takes a request body over the default body limit.
+OVER_BODY_LIMIT = "x" * (Settings.model_fields["max_body_bytes"].default + 1024)
+
 
 def settings(**overrides: Any) -> Settings:
     """Explicit settings (the environment's INITSERVE_* variables never leak into a test)."""

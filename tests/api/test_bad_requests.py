@@ -13,11 +13,10 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from .helpers import app_client, load_npy, problem_of, tensor_request
+from .helpers import OVER_BODY_LIMIT, app_client, load_npy, problem_of, tensor_request
 
 OPERATIONS = ("/v1/tensors", "/v1/tensors/npy", "/v1/tensors/stats")
 NO_FIELD = object()  # the problem has no ``field`` member (not a validation error of one field)
-BIG_PAD = "x" * (1100 << 10)  # over the default 1 MiB body limit
 
 
 @dataclass(frozen=True)
@@ -215,8 +214,8 @@ CASES: list[Case] = [
     ),
     Case("form-urlencoded", 415, NO_FIELD, raw="shape=2", content_type="application/x-www-form-urlencoded"),
     Case("no-content-type", 415, NO_FIELD, raw=json.dumps(tensor_request()), content_type=None),
-    Case("body-over-limit", 413, NO_FIELD, body=tensor_request(pad=BIG_PAD), detail_has=("bytes",)),
-    Case("body-over-limit-chunked", 413, NO_FIELD, raw=chunked(json.dumps(tensor_request(pad=BIG_PAD)))),
+    Case("body-over-limit", 413, NO_FIELD, body=tensor_request(pad=OVER_BODY_LIMIT), detail_has=("bytes",)),
+    Case("body-over-limit-chunked", 413, NO_FIELD, raw=chunked(json.dumps(tensor_request(pad=OVER_BODY_LIMIT)))),
     # -- routing
     Case("unknown-path", 404, NO_FIELD, method="GET", paths=("/v1/nope", "/v2/tensors")),
     Case(

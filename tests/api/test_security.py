@@ -204,12 +204,12 @@ def test_body_limit_refuses_before_reading() -> None:
         assert c.post("/v1/tensors", json=tensor_request(), headers=headers).status_code == 200
 
 
-def test_default_body_limit_is_64_kib(client: TestClient) -> None:
-    assert Settings.model_fields["max_body_bytes"].default == 64 << 10
-    response = client.post(
-        "/v1/tensors", content=b" " * (64 << 10) + b"{}", headers={"content-type": "application/json"}
-    )
-    assert response.status_code == 413
+def test_default_body_limit_is_1_mib(client: TestClient) -> None:
+    assert Settings.model_fields["max_body_bytes"].default == 1 << 20
+    limit = b" " * ((1 << 20) - 2) + b"{}"
+    assert client.post("/v1/tensors", content=limit, headers={"content-type": "application/json"}).status_code == 422
+    over = b" " + limit
+    assert client.post("/v1/tensors", content=over, headers={"content-type": "application/json"}).status_code == 413
 
 
 # -- no stack traces, no paths ----------------------------------------------------------------------

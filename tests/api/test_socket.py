@@ -15,7 +15,7 @@ import pytest
 
 from service.core import make_tensor
 
-from .helpers import PROBLEM, REPO, app_client, load_npy, problem_of, running_server, tensor_request
+from .helpers import OVER_BODY_LIMIT, PROBLEM, REPO, app_client, load_npy, problem_of, running_server, tensor_request
 
 BUFFERED_NPY_BYTES = 64 << 10
 
@@ -97,7 +97,7 @@ def test_stats_over_the_socket_equal_the_in_process_json(http: httpx.Client) -> 
         ({"json": tensor_request(shape=[1 << 20, 1 << 20])}, 413, "shape"),
         ({"content": b'{"shape": [2,', "headers": {"content-type": "application/json"}}, 400, None),
         ({"content": b"shape=2", "headers": {"content-type": "text/plain"}}, 415, None),
-        ({"json": tensor_request(pad="x" * (70 << 10))}, 413, None),
+        ({"json": tensor_request(pad=OVER_BODY_LIMIT)}, 413, None),
     ],
 )
 def test_errors_over_the_socket_are_problems(
@@ -110,7 +110,7 @@ def test_errors_over_the_socket_are_problems(
 
 
 def test_body_over_limit_without_content_length(http: httpx.Client) -> None:
-    data = json.dumps(tensor_request(pad="x" * (70 << 10))).encode()
+    data = json.dumps(tensor_request(pad=OVER_BODY_LIMIT)).encode()
 
     def chunks() -> Iterator[bytes]:
         for start in range(0, len(data), 4096):
