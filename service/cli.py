@@ -29,6 +29,7 @@ def _serve(args: argparse.Namespace) -> int:
         workers=settings.workers,
         log_config=log_config(settings.log_level),
         timeout_graceful_shutdown=settings.graceful_shutdown_seconds,
+        http="service.protocol:ReadTimeoutProtocol",
     )
     return 0
 

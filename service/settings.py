@@ -59,6 +59,13 @@ class Settings(BaseSettings):
         ge=0,
         description="Seconds a request waits for room in the generation budget before a 503 with Retry-After.",
     )
+    request_read_timeout_seconds: float = Field(
+        10.0,
+        gt=0,
+        description="Seconds a connection has to deliver a whole request (head and body) after it opens or after "
+        "the previous answer; then it is closed (idle or trickling clients cannot hold connections). Answers are "
+        "never cut. `initserve serve` only.",
+    )
     graceful_shutdown_seconds: float = Field(
         20.0,
         ge=0,

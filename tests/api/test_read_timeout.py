@@ -1,0 +1,117 @@
+"""``initserve serve`` closes connections that do not deliver a whole request in time (idle, or trickling
+a head or a body: slowloris), and never cuts an answer, however long it takes to make or to read."""
+
+from __future__ import annotations
+
+import json
+import socket
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from .helpers import app_client, load_npy, server_process, tensor_request
+
+TIMEOUT = 1.0  # INITSERVE_REQUEST_READ_TIMEOUT_SECONDS in these tests
+CLOSED_WITHIN = 6.0  # seconds after which a connection that should be closed fails the test
+
+
+@pytest.fixture(scope="module")
+def port() -> Iterator[int]:
+    env = {"INITSERVE_REQUEST_READ_TIMEOUT_SECONDS": str(TIMEOUT), "INITSERVE_BUFFERED_NPY_BYTES": str(1 << 20)}
+    with server_process(env, via_cli=True) as (base, _):
+        yield int(base.rsplit(":", 1)[1])
+
+
+def request_bytes(body: dict[str, object], path: str = "/v1/tensors/npy") -> bytes:
+    data = json.dumps(body).encode()
+    head = f"POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {len(data)}\r\n\r\n"
+    return head.encode() + data
+
+
+def closed_after(sock: socket.socket, trickle: bytes = b"", every: float = 0.25) -> float:
+    """Seconds until the server closes ``sock``, sending it ``trickle`` a byte every ``every`` s meanwhile."""
+    start = time.monotonic()
+    sock.settimeout(every)
+    sent = 0
+    while time.monotonic() - start < CLOSED_WITHIN:
+        try:
+            if sock.recv(65536) == b"":
+                return time.monotonic() - start
+        except TimeoutError:
+            pass
+        except ConnectionResetError:
+            return time.monotonic() - start
+        if sent < len(trickle):
+            try:
+                sock.sendall(trickle[sent : sent + 1])
+            except (BrokenPipeError, ConnectionResetError):
+                return time.monotonic() - start
+            sent += 1
+    raise AssertionError(f"still open after {CLOSED_WITHIN} s")
+
+
+def read_answer(sock: socket.socket, pause: float = 0.0) -> tuple[bytes, bytes]:
+    """(head, body) of one answer with a Content-Length, read in 64 KiB pieces with ``pause`` between them."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        data += sock.recv(65536)
+    head, body = data.split(b"\r\n\r\n", 1)
+    fields = dict(line.split(b": ", 1) for line in head.lower().split(b"\r\n")[1:])
+    length = int(fields[b"content-length"])
+    while len(body) < length:
+        piece = sock.recv(min(65536, length - len(body)))
+        assert piece, f"closed after {len(body)} of {length} bytes"
+        body += piece
+        if pause:
+            time.sleep(pause)
+    return head, body
+
+
+def test_a_connection_that_sends_nothing_is_closed(port: int) -> None:
+    with socket.create_connection(("127.0.0.1", port)) as sock:
+        assert TIMEOUT * 0.9 < closed_after(sock) < CLOSED_WITHIN
+
+
+def test_a_trickled_request_head_is_closed(port: int) -> None:
+    with socket.create_connection(("127.0.0.1", port)) as sock:
+        assert closed_after(sock, trickle=request_bytes(tensor_request())) < CLOSED_WITHIN
+
+
+def test_a_trickled_request_body_is_closed(port: int) -> None:
+    data = request_bytes(tensor_request())
+    head_end = data.index(b"\r\n\r\n") + 4
+    with socket.create_connection(("127.0.0.1", port)) as sock:
+        sock.sendall(data[:head_end])
+        assert closed_after(sock, trickle=data[head_end:]) < CLOSED_WITHIN
+
+
+def test_an_idle_keep_alive_connection_is_closed_after_its_answer(port: int) -> None:
+    with socket.create_connection(("127.0.0.1", port)) as sock:
+        sock.sendall(request_bytes(tensor_request([3, 2], seed=1)))
+        head, _ = read_answer(sock)
+        assert head.startswith(b"HTTP/1.1 200")
+        assert closed_after(sock) < CLOSED_WITHIN
+
+
+def test_requests_on_a_kept_alive_connection_within_the_timeout_are_answered(port: int) -> None:
+    with socket.create_connection(("127.0.0.1", port)) as sock:
+        for seed in range(4):
+            time.sleep(TIMEOUT / 2)
+            sock.sendall(request_bytes(tensor_request([3, 2], seed=seed)))
+            head, body = read_answer(sock)
+            assert head.startswith(b"HTTP/1.1 200") and load_npy(body).shape == (3, 2)
+
+
+def test_an_answer_read_for_longer_than_the_timeout_arrives_whole(port: int) -> None:
+    """16 MiB streamed in 64 KiB pieces with 10 ms pauses: ~2.6 s, over twice the timeout."""
+    body = tensor_request([2048, 2048], init={"scheme": "uniform"}, seed=4)
+    with socket.create_connection(("127.0.0.1", port)) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 64 << 10)
+        sock.sendall(request_bytes(body))
+        start = time.monotonic()
+        head, data = read_answer(sock, pause=0.01)
+        seconds = time.monotonic() - start
+    assert head.startswith(b"HTTP/1.1 200") and seconds > 2 * TIMEOUT
+    with app_client() as client:
+        assert data == client.post("/v1/tensors/npy", json=body).content
