@@ -4,8 +4,9 @@ uvicorn closes a keep-alive connection that stays silent, but its timer stops at
 new connection gets no timer at all: a client that connects and sends nothing, or trickles a request
 head or body a byte at a time (slowloris), holds a connection and a file descriptor for as long as it
 likes. Here a connection must deliver each whole request within INITSERVE_REQUEST_READ_TIMEOUT_SECONDS
-of opening, or of the previous answer's end; otherwise it is closed. An answer that takes long to make or to download is
-never cut: the connection is only closed while every request it has delivered has been answered.
+of opening, or of the previous answer's end, or it is closed. An answer is never cut, however long it
+takes to make or to download: the connection is only closed while every request it has delivered has
+been answered.
 """
 
 from __future__ import annotations
