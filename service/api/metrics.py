@@ -42,6 +42,13 @@ class Metrics:
             "Blocks (up to 2^20 elements) made on the generation pool.",
             registry=self.registry,
         )
+        self.cut = Counter(
+            "initserve_answers_cut",
+            "Answers started but never finished: the client left a streamed answer before its end (a client "
+            "timeout shorter than the download, say), or the answer failed after it had started.",
+            ["route"],
+            registry=self.registry,
+        )
         self.rejected = Counter(
             "initserve_admission_rejected",
             "Requests refused with 503: the generation budget stayed full for the admission timeout.",

@@ -30,7 +30,8 @@ def _new_request_id() -> str:
 class RequestContext:
     """Gives every request an id (``X-Request-ID``: the client's if well-formed, else a new one),
     refuses bodies over ``max_body_bytes`` with 413 before reading them, and records one access
-    log line and the metrics when the answer is complete."""
+    log line and the metrics when the answer is over: whole, or cut (its body's end never sent: the client
+    left a streamed answer, or the answer failed after it had started)."""
 
     def __init__(self, app: ASGIApp, metrics: Metrics, max_body_bytes: int, access_log: bool = True) -> None:
         self.app = app
@@ -47,7 +48,7 @@ class RequestContext:
         request_id = given if _REQUEST_ID.fullmatch(given) else _new_request_id()
         scope.setdefault("state", {})["request_id"] = request_id
         started = time.perf_counter()
-        outcome: dict[str, Any] = {"status": 500, "bytes": 0, "started": False}
+        outcome: dict[str, Any] = {"status": 500, "bytes": 0, "started": False, "complete": False}
 
         async def send_with_id(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -56,6 +57,7 @@ class RequestContext:
                 message["headers"] = [*message.get("headers", []), (b"x-request-id", request_id.encode())]
             elif message["type"] == "http.response.body":
                 outcome["bytes"] += len(message.get("body", b""))
+                outcome["complete"] = not message.get("more_body", False)
             await send(message)
 
         received = 0
@@ -92,6 +94,8 @@ class RequestContext:
         template = getattr(route, "path", None) or "unmatched"
         status = str(outcome["status"]) if outcome["started"] else "aborted"
         self.metrics.answered(template, scope["method"], status, seconds, outcome["bytes"])
+        if outcome["started"] and not outcome["complete"]:
+            self.metrics.cut.labels(template).inc()
         if self.access_log:
             client = scope.get("client")
             line = {
@@ -101,6 +105,7 @@ class RequestContext:
                 "route": template,
                 "status": outcome["status"] if outcome["started"] else None,
                 "bytes": outcome["bytes"],
+                "complete": outcome["complete"],
                 "duration_ms": round(seconds * 1000, 3),
                 "client": f"{client[0]}:{client[1]}" if client else None,
             }

@@ -248,12 +248,13 @@ def test_the_blocks_of_a_client_that_left_are_freed_without_the_cyclic_gc() -> N
                 read_some(sock, (256 << 10) * (1 + i % 20))
                 abort(sock)
             settle(lambda: blocks_generated(base))
-            in_use = metric_value(httpx.get(f"{base}/metrics").text, "initserve_generation_budget_in_use_bytes")
+            metrics = httpx.get(f"{base}/metrics").text
             left = live_blocks()
     finally:
         tracemalloc.stop()
         gc.enable()
-    assert in_use == 0
+    assert metric_value(metrics, "initserve_generation_budget_in_use_bytes") == 0
+    assert metric_value(metrics, "initserve_answers_cut_total") == 30
     assert left == [], f"{len(left)} blocks ({sum(left) / MiB:.0f} MiB) outlived their answers"
 
 

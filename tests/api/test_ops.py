@@ -105,6 +105,17 @@ def test_metrics_count_requests_latency_and_elements() -> None:
     assert metrics[(elements, labels(scheme="he", dtype="float32"))] == 3 * 32
     assert metrics[(elements, labels(scheme="glorot", dtype="float64"))] == 256
     assert metrics[("initserve_bytes_sent_total", labels(route="/v1/tensors/npy"))] >= 256 * 8
+    assert not [key for key in metrics if key[0] == "initserve_answers_cut_total"]  # every answer was whole
+
+
+def test_one_access_line_per_request(caplog: pytest.LogCaptureFixture) -> None:
+    with app_client(access_log=True) as c, caplog.at_level("INFO", logger="initserve.access"):
+        answer = c.post("/v1/tensors/npy", json=tensor_request([16, 16]), headers={"X-Request-ID": "line-1"})
+    (record,) = [r for r in caplog.records if r.name == "initserve.access"]
+    line = record.fields  # type: ignore[attr-defined]
+    assert line["request_id"] == "line-1" and line["method"] == "POST" and line["route"] == "/v1/tensors/npy"
+    assert line["status"] == 200 and line["bytes"] == len(answer.content) and line["complete"] is True
+    assert line["duration_ms"] > 0
 
 
 def test_refused_npy_generates_no_elements() -> None:
