@@ -29,6 +29,7 @@ def _serve(args: argparse.Namespace) -> int:
         workers=settings.workers,
         log_config=log_config(settings.log_level),
         timeout_graceful_shutdown=settings.graceful_shutdown_seconds,
+        timeout_keep_alive=settings.keep_alive_seconds,  # type: ignore[arg-type]  # uvicorn annotates int
         http="service.protocol:ReadTimeoutProtocol",
     )
     return 0

@@ -62,9 +62,15 @@ class Settings(BaseSettings):
     request_read_timeout_seconds: float = Field(
         10.0,
         gt=0,
-        description="Seconds a connection has to deliver a whole request (head and body) after it opens or after "
-        "the previous answer; then it is closed (idle or trickling clients cannot hold connections). Answers are "
-        "never cut. `initserve serve` only.",
+        description="Seconds a new connection has to send a request's first byte, and a request to arrive whole "
+        "(head and body) from its first byte; then the connection is closed, so idle or trickling clients cannot "
+        "hold connections. Answers are never cut. `initserve serve` only.",
+    )
+    keep_alive_seconds: float = Field(
+        5.0,
+        gt=0,
+        description="Seconds an idle keep-alive connection stays open after an answer (uvicorn's timeout). Behind "
+        "a load balancer that reuses connections, set it above the balancer's idle timeout (AWS ALB: 60 s).",
     )
     graceful_shutdown_seconds: float = Field(
         20.0,

@@ -1,5 +1,6 @@
-"""``initserve serve`` closes connections that do not deliver a whole request in time (idle, or trickling
-a head or a body: slowloris), and never cuts an answer, however long it takes to make or to read."""
+"""``initserve serve`` closes connections that do not deliver a whole request in time (idle from the start,
+or trickling a head or a body: slowloris), keeps idle connections between answers for the keep-alive
+timeout, and never cuts an answer, however long it takes to make or to read."""
 
 from __future__ import annotations
 
@@ -13,12 +14,17 @@ import pytest
 from .helpers import app_client, load_npy, server_process, tensor_request
 
 TIMEOUT = 1.0  # INITSERVE_REQUEST_READ_TIMEOUT_SECONDS in these tests
+KEEP_ALIVE = 3.0  # INITSERVE_KEEP_ALIVE_SECONDS in these tests
 CLOSED_WITHIN = 6.0  # seconds after which a connection that should be closed fails the test
 
 
 @pytest.fixture(scope="module")
 def port() -> Iterator[int]:
-    env = {"INITSERVE_REQUEST_READ_TIMEOUT_SECONDS": str(TIMEOUT), "INITSERVE_BUFFERED_NPY_BYTES": str(1 << 20)}
+    env = {
+        "INITSERVE_REQUEST_READ_TIMEOUT_SECONDS": str(TIMEOUT),
+        "INITSERVE_KEEP_ALIVE_SECONDS": str(KEEP_ALIVE),
+        "INITSERVE_BUFFERED_NPY_BYTES": str(1 << 20),
+    }
     with server_process(env, via_cli=True) as (base, _):
         yield int(base.rsplit(":", 1)[1])
 
@@ -86,12 +92,22 @@ def test_a_trickled_request_body_is_closed(port: int) -> None:
         assert closed_after(sock, trickle=data[head_end:]) < CLOSED_WITHIN
 
 
-def test_an_idle_keep_alive_connection_is_closed_after_its_answer(port: int) -> None:
+def test_an_idle_keep_alive_connection_is_closed_after_the_keep_alive_timeout(port: int) -> None:
+    """After an answer, idle time is the keep-alive's (longer here than the read timeout), not the read timeout's."""
     with socket.create_connection(("127.0.0.1", port)) as sock:
         sock.sendall(request_bytes(tensor_request([3, 2], seed=1)))
         head, _ = read_answer(sock)
         assert head.startswith(b"HTTP/1.1 200")
-        assert closed_after(sock) < CLOSED_WITHIN
+        assert KEEP_ALIVE * 0.9 < closed_after(sock) < CLOSED_WITHIN
+
+
+def test_a_request_after_an_idle_time_between_the_two_timeouts_is_answered(port: int) -> None:
+    with socket.create_connection(("127.0.0.1", port)) as sock:
+        for seed in range(2):
+            sock.sendall(request_bytes(tensor_request([3, 2], seed=seed)))
+            head, body = read_answer(sock)
+            assert head.startswith(b"HTTP/1.1 200") and load_npy(body).shape == (3, 2)
+            time.sleep((TIMEOUT + KEEP_ALIVE) / 2)
 
 
 def test_requests_on_a_kept_alive_connection_within_the_timeout_are_answered(port: int) -> None:
@@ -115,3 +131,29 @@ def test_an_answer_read_for_longer_than_the_timeout_arrives_whole(port: int) -> 
     assert head.startswith(b"HTTP/1.1 200") and seconds > 2 * TIMEOUT
     with app_client() as client:
         assert data == client.post("/v1/tensors/npy", json=body).content
+
+
+def test_a_late_pipelined_request_does_not_cut_the_answer_before_it(port: int) -> None:
+    """A slow 16 MiB answer, with the head of a second request (its body never comes) pipelined behind
+    it: the answer arrives whole, then the connection is closed for the late request."""
+    first = tensor_request([2048, 2048], init={"scheme": "uniform"}, seed=5)
+    late = request_bytes(tensor_request([3, 2]))
+    with socket.create_connection(("127.0.0.1", port)) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 64 << 10)
+        sock.sendall(request_bytes(first) + late[: late.index(b"\r\n\r\n") + 4])
+        start = time.monotonic()
+        head, data = read_answer(sock, pause=0.01)
+        assert head.startswith(b"HTTP/1.1 200") and time.monotonic() - start > 2 * TIMEOUT
+        assert closed_after(sock) < CLOSED_WITHIN
+    with app_client() as client:
+        assert data == client.post("/v1/tensors/npy", json=first).content
+
+
+def test_empty_lines_trickled_after_an_answer_are_closed(port: int) -> None:
+    """Bytes that start no request (the empty lines HTTP allows between requests) stop uvicorn's keep-alive
+    timer: the read timeout takes over."""
+    with socket.create_connection(("127.0.0.1", port)) as sock:
+        sock.sendall(request_bytes(tensor_request([3, 2], seed=1)))
+        head, _ = read_answer(sock)
+        assert head.startswith(b"HTTP/1.1 200")
+        assert closed_after(sock, trickle=b"\r\n" * 40) < CLOSED_WITHIN
