@@ -20,6 +20,7 @@ import numpy as np
 import pytest
 import uvicorn
 
+from service.core import engine
 from service.main import create_app
 
 from .helpers import (
@@ -256,6 +257,35 @@ def test_the_blocks_of_a_client_that_left_are_freed_without_the_cyclic_gc() -> N
     assert metric_value(metrics, "initserve_generation_budget_in_use_bytes") == 0
     assert metric_value(metrics, "initserve_answers_cut_total") == 30
     assert left == [], f"{len(left)} blocks ({sum(left) / MiB:.0f} MiB) outlived their answers"
+
+
+def test_a_failure_mid_stream_cuts_the_connection_and_the_server_goes_on(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A block that fails after the answer has started (a bug, say): the client cannot mistake the answer for
+    a whole one (the connection closes before Content-Length), the failure is counted as a cut answer and
+    logged, the budget is given back, and the next answer is whole."""
+    fill_block = engine.fill_block
+
+    def failing(plan: Any, first_chunk: int, *args: Any, **kwargs: Any) -> Any:
+        if plan.spec.seed == 666 and first_chunk >= 32:  # the third block of 16 chunks
+            raise RuntimeError("a block failed")
+        return fill_block(plan, first_chunk, *args, **kwargs)
+
+    monkeypatch.setattr(engine, "fill_block", failing)
+    with server_in_this_process(buffered_npy_bytes=MiB) as base, httpx.Client(base_url=base, timeout=60) as http:
+        got = 0
+        with (
+            pytest.raises(httpx.RemoteProtocolError),
+            http.stream("POST", "/v1/tensors/npy", json=tensor_request([4096, 4096], seed=666)) as answer,
+        ):
+            assert answer.status_code == 200
+            for piece in answer.iter_raw():
+                got += len(piece)
+        assert 0 < got < int(answer.headers["content-length"])
+        whole = http.post("/v1/tensors/npy", json=tensor_request([4096, 4096], seed=1))
+        assert whole.status_code == 200 and load_npy(whole.content).shape == (4096, 4096)
+        metrics = http.get("/metrics").text
+    assert metric_value(metrics, "initserve_answers_cut_total") == 1
+    assert metric_value(metrics, "initserve_generation_budget_in_use_bytes") == 0
 
 
 def test_a_slow_reader_holds_a_bounded_buffer(streaming_server: tuple[str, Any]) -> None:
