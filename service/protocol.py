@@ -13,11 +13,14 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import logging
 from typing import Any
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from service.settings import Settings
+
+logger = logging.getLogger("initserve.connections")
 
 
 @functools.cache
@@ -56,6 +59,9 @@ class ReadTimeoutProtocol(HttpToolsProtocol):
         # An answer still going out (a request pipelined behind it is late) is never cut: the timer
         # starts again when that answer is over.
         if self._answered >= self._delivered and not self.transport.is_closing():
+            client = f"{self.client[0]}:{self.client[1]}" if self.client else None
+            fields = {"client": client, "timeout_s": self.timeout, "answered": self._answered}
+            logger.info("closed: no whole request in time", extra={"fields": fields})
             self.transport.close()
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]

@@ -93,13 +93,14 @@ def server_process(
     via_cli: bool = False,
     startup_timeout: float = 30.0,
     graceful: bool = True,
+    log_path: Path | None = None,
 ) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
     """A real server of ``create_app`` on a free 127.0.0.1 port; yields its base URL and its process.
 
     ``python -m uvicorn service.main:create_app --factory``, or ``python -m service serve`` (the
     ``initserve serve`` command, configured by INITSERVE_* variables) when ``via_cli``. The process
     is always stopped: SIGTERM (SIGKILL after 10 s), or SIGKILL at once when ``graceful`` is false
-    (for a server left busy on purpose).
+    (for a server left busy on purpose). Its output goes to ``log_path`` when given.
     """
     port = free_port()
     child_env = {k: v for k, v in os.environ.items() if not k.startswith("INITSERVE_")}
@@ -112,7 +113,7 @@ def server_process(
         command = [sys.executable, "-m", "uvicorn", "service.main:create_app", "--factory"]
         command += ["--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"]
     base = f"http://127.0.0.1:{port}"
-    with tempfile.TemporaryFile() as log:
+    with open(log_path, "w+b") if log_path else tempfile.TemporaryFile() as log:
         process = subprocess.Popen(command, cwd=REPO, env=child_env, stdout=log, stderr=log)
         try:
             deadline = time.monotonic() + startup_timeout

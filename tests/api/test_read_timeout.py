@@ -8,6 +8,7 @@ import json
 import socket
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -19,13 +20,19 @@ CLOSED_WITHIN = 6.0  # seconds after which a connection that should be closed fa
 
 
 @pytest.fixture(scope="module")
-def port() -> Iterator[int]:
+def log_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("read-timeout") / "server.log"
+
+
+@pytest.fixture(scope="module")
+def port(log_path: Path) -> Iterator[int]:
     env = {
         "INITSERVE_REQUEST_READ_TIMEOUT_SECONDS": str(TIMEOUT),
         "INITSERVE_KEEP_ALIVE_SECONDS": str(KEEP_ALIVE),
         "INITSERVE_BUFFERED_NPY_BYTES": str(1 << 20),
+        "INITSERVE_LOG_LEVEL": "info",
     }
-    with server_process(env, via_cli=True) as (base, _):
+    with server_process(env, via_cli=True, log_path=log_path) as (base, _):
         yield int(base.rsplit(":", 1)[1])
 
 
@@ -74,9 +81,15 @@ def read_answer(sock: socket.socket, pause: float = 0.0) -> tuple[bytes, bytes]:
     return head, body
 
 
-def test_a_connection_that_sends_nothing_is_closed(port: int) -> None:
+def test_a_connection_that_sends_nothing_is_closed_and_logged(port: int, log_path: Path) -> None:
     with socket.create_connection(("127.0.0.1", port)) as sock:
+        host, port_number = sock.getsockname()
+        client = f"{host}:{port_number}"
         assert TIMEOUT * 0.9 < closed_after(sock) < CLOSED_WITHIN
+    lines = [json.loads(line) for line in log_path.read_text().splitlines() if line.startswith("{")]
+    (closed,) = [line for line in lines if line.get("client") == client]
+    assert closed["logger"] == "initserve.connections" and closed["message"] == "closed: no whole request in time"
+    assert closed["timeout_s"] == TIMEOUT and closed["answered"] == 0
 
 
 def test_a_trickled_request_head_is_closed(port: int) -> None:
