@@ -66,9 +66,12 @@ def closed_after(sock: socket.socket, trickle: bytes = b"", every: float = 0.25)
 
 def read_answer(sock: socket.socket, pause: float = 0.0) -> tuple[bytes, bytes]:
     """(head, body) of one answer with a Content-Length, read in 64 KiB pieces with ``pause`` between them."""
+    sock.settimeout(30)
     data = b""
     while b"\r\n\r\n" not in data:
-        data += sock.recv(65536)
+        piece = sock.recv(65536)
+        assert piece, f"closed after {len(data)} bytes of the answer's head"
+        data += piece
     head, body = data.split(b"\r\n\r\n", 1)
     fields = dict(line.split(b": ", 1) for line in head.lower().split(b"\r\n")[1:])
     length = int(fields[b"content-length"])
