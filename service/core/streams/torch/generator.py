@@ -1,0 +1,445 @@
+"""PyTorch 2.13.0's CPU generator after ``torch.manual_seed(seed)``, with its ``uniform_`` and ``normal_`` kernels.
+
+The generator (``aten/src/ATen/CPUGeneratorImpl.cpp``) is MT19937 (:mod:`service.core.kernels.mt19937`)
+seeded with ``seed mod 2^32``, plus the cached second sample of the scalar normal path
+(``next_double_normal_sample``). ``random()`` is one 32-bit draw; ``random64()`` is two, the first one
+the high word: ``(d0 << 32) | d1``.
+
+Uniform (``uniform_kernel``, ``aten/src/ATen/native/cpu/DistributionTemplates.h``, with
+``transformation::uniform_real``, ``aten/src/ATen/core/TransformationHelper.h``), row-major, one value per
+``random()`` (float32, float16, bfloat16; computed in float32, the ``opmath`` type) or per ``random64()``
+(float64)::
+
+    x = (v & (2^24 - 1)) * 2^-24            # 2^53 - 1 and 2^-53 for float64
+    r = x * (to - from) + from              # one fused multiply-add in the AVX2 build (GCC contracts it)
+    value = dtype(r);  value = from if value == dtype(to) else value
+
+Normal (``normal_kernel``, same file), on a contiguous tensor:
+
+* ``n >= 16``, float32 and float64: ``n`` uniforms (``x`` above) into the output, then per block of 16,
+  for ``j < 8``: ``u1 = 1 - d[j]``, ``u2 = d[j + 8]``, ``radius = sqrt(-2 log u1)``, ``theta = 2 pi u2``,
+  ``d[j] = fma(radius cos theta, std, mean)``, ``d[j + 8] = fma(radius sin theta, std, mean)``; when
+  ``n % 16 != 0`` the last 16 outputs are recomputed from 16 fresh uniforms (``n + 16`` draws in all).
+  float32 in the AVX2 build is ``NormalFill16<float, true>``: ATen's ``log256_ps``/``sincos256_ps``
+  (:mod:`service.core.kernels.avx_mathfun`), ``theta = float32(2 pi) * u2``; the ``default`` build runs
+  the scalar template: glibc ``logf``/``sincosf`` (:mod:`service.core.kernels.glibc_math`),
+  ``theta = float32(2 pi * float64(u2))``. float64 is the scalar template in every build (glibc
+  ``log``/``sin``/``cos``, ``theta = 2 pi u2`` in float64).
+* ``n >= 16``, float16 and bfloat16: per block of 16, 16 fresh float32 uniforms, the float32 block above,
+  cast to the dtype; the tail block (``n % 16 != 0``) is 16 more fresh uniforms written to ``[n-16, n)``
+  (``16 * ceil(n / 16)`` draws in all).
+* ``n < 16``: per value ``normal_distribution<double>`` (``aten/src/ATen/core/DistributionsHelper.h``):
+  the cached sample if there is one, else ``u1, u2`` = two 53-bit uniforms,
+  ``r = sqrt(-2 log1p(-u2))``, ``theta = 2 pi u1``, cache ``r sin theta``, take ``r cos theta``; then
+  ``value * std + mean`` in float64 (fused in the AVX2 build), cast to float32 (then to float16/bfloat16).
+
+randperm (``randperm_cpu``, ``aten/src/ATen/native/TensorFactories.cpp``): ``p = arange(n)``, then for
+``i < n - 1``: ``z = random() % (n - i)``, swap ``p[i]`` and ``p[i + z]``; from ``n >= 2^32 / 20`` on, the
+inside-out variant with ``z = random64() % (i + 1)``.
+
+The AVX-512 build of torch 2.13 runs the same code for these kernels as the AVX2 build
+(``capability="avx2"``); ``capability="default"`` is ``ATEN_CPU_CAPABILITY=default``.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Final, Literal
+
+import ml_dtypes
+import numpy as np
+from numba import njit
+
+from service.core.kernels import mt19937
+from service.core.kernels.fma import fma
+
+try:  # ATen's AVX2 float32 polynomials, bit for bit
+    from service.core.kernels.avx_mathfun import log256_ps, sincos256_ps
+
+    EXACT_AVX2_MATH: bool = True
+except ImportError:  # pragma: no cover - only while the module is being written
+    EXACT_AVX2_MATH = False
+
+    @njit(cache=True)
+    def log256_ps(x: np.float32) -> np.float32:
+        """Stand-in (not bit-exact): float32 of the float64 logarithm."""
+        return np.float32(math.log(np.float64(x)))
+
+    @njit(cache=True)
+    def sincos256_ps(x: np.float32) -> tuple[np.float32, np.float32]:
+        """Stand-in (not bit-exact): float32 of the float64 sine and cosine."""
+        return np.float32(math.sin(np.float64(x))), np.float32(math.cos(np.float64(x)))
+
+
+try:  # glibc's float32 logf / sincosf, bit for bit
+    from service.core.kernels.glibc_math import logf, sincosf
+
+    EXACT_GLIBC_FLOAT32_MATH: bool = True
+except ImportError:  # pragma: no cover - only while the module is being written
+    EXACT_GLIBC_FLOAT32_MATH = False
+
+    @njit(cache=True)
+    def logf(x: np.float32) -> np.float32:
+        """Stand-in (not bit-exact): float32 of the float64 logarithm."""
+        return np.float32(math.log(np.float64(x)))
+
+    @njit(cache=True)
+    def sincosf(x: np.float32) -> tuple[np.float32, np.float32]:
+        """Stand-in (not bit-exact): float32 of the float64 sine and cosine."""
+        return np.float32(math.sin(np.float64(x))), np.float32(math.cos(np.float64(x)))
+
+
+try:  # glibc's float64 log / log1p / sin / cos, bit for bit on every machine
+    from service.core.kernels.glibc_math import cos, log, log1p, sin
+
+    EXACT_GLIBC_FLOAT64_MATH: bool = True
+except ImportError:
+    # numba's math.log/log1p/sin/cos call the process's libm: the same glibc functions torch calls, so
+    # bit-exact wherever our glibc is torch's (and glibc's double log, sin, cos have not changed since 2.28).
+    EXACT_GLIBC_FLOAT64_MATH = False
+
+    @njit(cache=True)
+    def log(x: float) -> float:
+        """libm ``log``."""
+        return math.log(x)
+
+    @njit(cache=True)
+    def log1p(x: float) -> float:
+        """libm ``log1p``."""
+        return math.log1p(x)
+
+    @njit(cache=True)
+    def sin(x: float) -> float:
+        """libm ``sin``."""
+        return math.sin(x)
+
+    @njit(cache=True)
+    def cos(x: float) -> float:
+        """libm ``cos``."""
+        return math.cos(x)
+
+
+Capability = Literal["avx2", "default"]
+
+#: randperm switches from ``random()`` to ``random64()`` at this n (``std::numeric_limits<uint32_t>::max() / 20``).
+RANDPERM_RANDOM64_FROM: Final[int] = 0xFFFFFFFF // 20
+
+_MASK24: Final[int] = (1 << 24) - 1
+_MASK53: Final[int] = (1 << 53) - 1
+_TWO_PI_F64: Final[float] = 2.0 * math.pi  # 2.0f * c10::pi<double>
+
+
+# ------------------------------------------------------------------------------------------------ uniform kernels
+
+
+@njit(cache=True)
+def _uniform_f32(words: np.ndarray, out: np.ndarray, lo: np.float32, hi: np.float32, fused: bool) -> None:
+    """``out[i] = x * (hi - lo) + lo`` in float32, ``x = (words[i] & 0xFFFFFF) * 2^-24``; in place is fine."""
+    scale = np.float32(1.0 / 16777216.0)
+    span = hi - lo
+    n = out.shape[0]
+    if fused:
+        for i in range(n):
+            x = np.float32(np.uint32(words[i]) & np.uint32(_MASK24)) * scale
+            out[i] = fma(x, span, lo)
+    else:
+        for i in range(n):
+            x = np.float32(np.uint32(words[i]) & np.uint32(_MASK24)) * scale
+            out[i] = x * span + lo
+
+
+@njit(cache=True)
+def _clamp_f32(out: np.ndarray, lo: np.float32, hi: np.float32) -> None:
+    """``value == to`` becomes ``from`` (the cast rounded up to the bound)."""
+    for i in range(out.shape[0]):
+        if out[i] == hi:
+            out[i] = lo
+
+
+@njit(cache=True)
+def _uniform_f64(words: np.ndarray, out: np.ndarray, lo: float, hi: float, fused: bool) -> None:
+    """``out[i] = x * (hi - lo) + lo`` (``hi`` becomes ``lo``), ``x`` = low 53 bits of ``(w[2i] << 32) | w[2i+1]``.
+
+    ``words`` may be ``out`` viewed as ``uint32``: value i only reads words 2i and 2i + 1.
+    """
+    scale = 1.0 / 9007199254740992.0
+    span = hi - lo
+    for i in range(out.shape[0]):
+        v = (np.uint64(words[2 * i]) << np.uint64(32)) | np.uint64(words[2 * i + 1])
+        x = np.float64(v & np.uint64(_MASK53)) * scale
+        r = fma(x, span, lo) if fused else x * span + lo
+        out[i] = lo if r == hi else r
+
+
+# ------------------------------------------------------------------------------------------------- normal kernels
+
+
+@njit(cache=True, inline="always")
+def _block_f32(d: np.ndarray, out: np.ndarray, o: int, mean: np.float32, std: np.float32, avx2: bool) -> None:
+    """``NormalFill16<float>`` on the 16 float32 uniforms ``d``, written to ``out[o:o + 16]``."""
+    one = np.float32(1.0)
+    minus_two = np.float32(-2.0)
+    two_pi = np.float32(_TWO_PI_F64)
+    if avx2:
+        for j in range(8):
+            u1 = one - d[j]
+            u2 = d[j + 8]
+            radius = np.sqrt(minus_two * log256_ps(u1))
+            s, c = sincos256_ps(two_pi * u2)
+            out[o + j] = fma(radius * c, std, mean)
+            out[o + j + 8] = fma(radius * s, std, mean)
+    else:
+        for j in range(8):
+            u1 = one - d[j]
+            u2 = d[j + 8]
+            radius = np.sqrt(minus_two * logf(u1))
+            s, c = sincosf(np.float32(_TWO_PI_F64 * np.float64(u2)))
+            out[o + j] = fma(radius * c, std, mean)
+            out[o + j + 8] = fma(radius * s, std, mean)
+
+
+@njit(cache=True)
+def _normal_blocks_f32(
+    words: np.ndarray, out: np.ndarray, blocks: int, mean: np.float32, std: np.float32, avx2: bool
+) -> None:
+    """Blocks ``0 .. blocks-1``: uniforms from ``words[16b:16b+16]``, normals to ``out[16b:16b+16]``.
+
+    ``words`` may be ``out`` viewed as ``uint32`` (each block reads its 16 words before writing them).
+    """
+    scale = np.float32(1.0 / 16777216.0)
+    d = np.empty(16, dtype=np.float32)
+    for b in range(blocks):
+        o = 16 * b
+        for j in range(16):
+            d[j] = np.float32(np.uint32(words[o + j]) & np.uint32(_MASK24)) * scale
+        _block_f32(d, out, o, mean, std, avx2)
+
+
+@njit(cache=True)
+def _normal_blocks_f64(words: np.ndarray, out: np.ndarray, blocks: int, mean: float, std: float) -> None:
+    """``NormalFill16<double>`` per block; value k of block b from words ``2(16b + k)`` and ``2(16b + k) + 1``."""
+    scale = 1.0 / 9007199254740992.0
+    d = np.empty(16, dtype=np.float64)
+    for b in range(blocks):
+        o = 16 * b
+        for j in range(16):
+            k = 2 * (o + j)
+            v = (np.uint64(words[k]) << np.uint64(32)) | np.uint64(words[k + 1])
+            d[j] = np.float64(v & np.uint64(_MASK53)) * scale
+        for j in range(8):
+            u1 = 1.0 - d[j]
+            u2 = d[j + 8]
+            radius = math.sqrt(-2.0 * log(u1))
+            theta = _TWO_PI_F64 * u2
+            out[o + j] = fma(radius * cos(theta), std, mean)
+            out[o + j + 8] = fma(radius * sin(theta), std, mean)
+
+
+@njit(cache=True)
+def _box_muller_f64(w0: np.uint32, w1: np.uint32, w2: np.uint32, w3: np.uint32) -> tuple[float, float]:
+    """``normal_distribution<double>`` without its cache: ``(r cos theta, r sin theta)`` from two ``random64()``."""
+    scale = 1.0 / 9007199254740992.0
+    m53 = np.uint64(_MASK53)
+    u1 = np.float64(((np.uint64(w0) << np.uint64(32)) | np.uint64(w1)) & m53) * scale
+    u2 = np.float64(((np.uint64(w2) << np.uint64(32)) | np.uint64(w3)) & m53) * scale
+    r = math.sqrt(-2.0 * log1p(-u2))
+    theta = _TWO_PI_F64 * u1
+    return r * cos(theta), r * sin(theta)
+
+
+@njit(cache=True)
+def _affine_f64(value: float, std: float, mean: float, fused: bool) -> float:
+    """``transformation::normal``: ``value * std + mean`` (one FMA in the AVX2 build)."""
+    return fma(value, std, mean) if fused else value * std + mean
+
+
+# -------------------------------------------------------------------------------------------------------- randperm
+
+
+@njit(cache=True)
+def _randperm(state: np.ndarray, pos: int, n: int) -> tuple[np.ndarray, int]:
+    """``randperm_cpu``, both of its variants.
+
+    ``n < 2^32 / 20``: ``p = arange(n)``, then for ``i < n - 1``: ``z = random() % (n - i)``, swap ``p[i]`` and
+    ``p[i + z]``. Larger ``n`` (inside-out Fisher-Yates): for ``i < n``: ``z = random64() % (i + 1)``,
+    ``p[i] = p[z]``, ``p[z] = i``.
+    """
+    wide = n >= RANDPERM_RANDOM64_FROM
+    perm = np.empty(n, dtype=np.int64) if wide else np.arange(n, dtype=np.int64)
+    for i in range(n if wide else n - 1):
+        if pos == mt19937.N:
+            mt19937.twist(state)
+            pos = 0
+        v = mt19937.temper(state[pos])
+        pos += 1
+        if wide:
+            if pos == mt19937.N:
+                mt19937.twist(state)
+                pos = 0
+            v = (v << np.uint64(32)) | mt19937.temper(state[pos])
+            pos += 1
+            z = np.int64(v % np.uint64(i + 1))
+            perm[i] = perm[z]
+            perm[z] = i
+        else:
+            z = np.int64(v % np.uint64(n - i))
+            t = perm[i]
+            perm[i] = perm[i + z]
+            perm[i + z] = t
+    return perm, pos
+
+
+# ------------------------------------------------------------------------------------------------------- generator
+
+_LOW_PRECISION: Final[dict[np.dtype, np.dtype]] = {
+    np.dtype(np.float16): np.dtype(np.float16),
+    np.dtype(ml_dtypes.bfloat16): np.dtype(ml_dtypes.bfloat16),
+}
+
+
+class TorchGenerator:
+    """torch.manual_seed(seed)'s CPU generator: MT19937 plus the cached second normal of the scalar path."""
+
+    def __init__(self, seed: int, capability: Capability = "avx2") -> None:
+        if capability not in ("avx2", "default"):
+            raise ValueError(f"capability must be 'avx2' or 'default', not {capability!r}")
+        seed = int(seed)
+        if seed < 0:  # torch.manual_seed maps negative seeds to 2^64 + seed
+            seed += 1 << 64
+        self.seed: int = seed
+        self.capability: Capability = capability
+        self._fused: bool = capability == "avx2"
+        self._state: np.ndarray = mt19937.init_state(seed & 0xFFFFFFFF)
+        self._pos: int = mt19937.N
+        self._next_double_normal: float | None = None
+
+    # -- draws
+
+    def _words(self, count: int) -> np.ndarray:
+        words = np.empty(count, dtype=np.uint32)
+        self._fill(words)
+        return words
+
+    def _fill(self, words: np.ndarray) -> None:
+        self._pos = mt19937.fill_u32(self._state, self._pos, words)
+
+    def random_bits32(self) -> int:
+        """One raw 32-bit draw (``CPUGeneratorImpl::random``)."""
+        return int(self._words(1)[0])
+
+    # -- uniform_
+
+    def uniform_(self, out: np.ndarray, low: float, high: float) -> None:
+        """As ``tensor.uniform_(low, high)`` on a contiguous tensor: fill ``out`` in place, row-major."""
+        flat = _flat(out)
+        low, high = float(low), float(high)
+        if not (math.isfinite(low) and math.isfinite(high) and low <= high):
+            raise ValueError(f"uniform_ expects finite from <= to, got from={low} to={high}")
+        n = flat.shape[0]
+        if n == 0:
+            return
+        if flat.dtype == np.float64:
+            words = flat.view(np.uint32)
+            self._fill(words)
+            _uniform_f64(words, flat, low, high, self._fused)
+            return
+        lo32, hi32 = np.float32(low), np.float32(high)
+        if flat.dtype == np.float32:
+            words = flat.view(np.uint32)
+            self._fill(words)
+            _uniform_f32(words, flat, lo32, hi32, self._fused)
+            _clamp_f32(flat, lo32, hi32)
+            return
+        buf = self._words(n)
+        values = buf.view(np.float32)
+        _uniform_f32(buf, values, lo32, hi32, self._fused)
+        cast = values.astype(flat.dtype)
+        lo_s, hi_s = lo32.astype(flat.dtype), hi32.astype(flat.dtype)
+        cast[cast == hi_s] = lo_s
+        flat[...] = cast
+
+    # -- normal_
+
+    def normal_(self, out: np.ndarray, mean: float, std: float) -> None:
+        """As ``tensor.normal_(mean, std)`` on a contiguous tensor: fill ``out`` in place, row-major."""
+        flat = _flat(out)
+        mean, std = float(mean), float(std)
+        if not std >= 0.0:
+            raise ValueError(f"normal_ expects std >= 0.0, got std={std}")
+        n = flat.shape[0]
+        if n == 0:
+            return
+        if n < 16:
+            self._normal_scalar(flat, mean, std)
+        elif flat.dtype == np.float32:
+            self._normal_f32(flat, mean, std)
+        elif flat.dtype == np.float64:
+            self._normal_f64(flat, mean, std)
+        else:
+            self._normal_low(flat, mean, std)
+
+    def _normal_f32(self, flat: np.ndarray, mean: float, std: float) -> None:
+        n = flat.shape[0]
+        words = flat.view(np.uint32)
+        self._fill(words)
+        m32, s32 = np.float32(mean), np.float32(std)
+        avx2 = self.capability == "avx2"
+        _normal_blocks_f32(words, flat, n // 16, m32, s32, avx2)
+        if n % 16:
+            tail = np.empty(16, dtype=np.float32)
+            self._fill(tail.view(np.uint32))
+            _normal_blocks_f32(tail.view(np.uint32), tail, 1, m32, s32, avx2)
+            flat[n - 16 :] = tail
+
+    def _normal_f64(self, flat: np.ndarray, mean: float, std: float) -> None:
+        n = flat.shape[0]
+        words = flat.view(np.uint32)
+        self._fill(words)
+        _normal_blocks_f64(words, flat, n // 16, mean, std)
+        if n % 16:
+            tail = np.empty(16, dtype=np.float64)
+            self._fill(tail.view(np.uint32))
+            _normal_blocks_f64(tail.view(np.uint32), tail, 1, mean, std)
+            flat[n - 16 :] = tail
+
+    def _normal_low(self, flat: np.ndarray, mean: float, std: float) -> None:
+        n = flat.shape[0]
+        blocks = -(-n // 16)
+        words = self._words(16 * blocks)
+        values = words.view(np.float32)
+        _normal_blocks_f32(words, values, blocks, np.float32(mean), np.float32(std), self.capability == "avx2")
+        cast = values.astype(flat.dtype)
+        flat[: 16 * (n // 16)] = cast[: 16 * (n // 16)]
+        if n % 16:
+            flat[n - 16 :] = cast[16 * (blocks - 1) :]
+
+    def _normal_scalar(self, flat: np.ndarray, mean: float, std: float) -> None:
+        values = np.empty(flat.shape[0], dtype=np.float64)
+        for i in range(values.shape[0]):
+            if self._next_double_normal is not None:
+                ret, self._next_double_normal = self._next_double_normal, None
+            else:
+                w = self._words(4)
+                ret, self._next_double_normal = _box_muller_f64(w[0], w[1], w[2], w[3])
+            values[i] = _affine_f64(ret, std, mean, self._fused)
+        # static_cast<scalar_t>(double): to float32 first for float16/bfloat16 (their constructors take float)
+        flat[...] = values if flat.dtype == np.float64 else values.astype(np.float32).astype(flat.dtype)
+
+    # -- randperm
+
+    def randperm(self, n: int) -> np.ndarray:
+        """As ``torch.randperm(n)`` (int64) on CPU, consuming the same draws."""
+        n = int(n)
+        if n < 0:
+            raise ValueError(f"randperm expects n >= 0, got {n}")
+        perm, self._pos = _randperm(self._state, self._pos, n)
+        return perm
+
+
+def _flat(out: np.ndarray) -> np.ndarray:
+    """``out`` as a 1-d view (C-contiguous float32, float64, float16 or bfloat16, written in place)."""
+    if not isinstance(out, np.ndarray) or not out.flags.c_contiguous or not out.flags.writeable:
+        raise ValueError("out must be a writeable C-contiguous numpy array")
+    if out.dtype not in (np.dtype(np.float32), np.dtype(np.float64)) and out.dtype not in _LOW_PRECISION:
+        raise ValueError(f"out must be float32, float64, float16 or bfloat16, not {out.dtype}")
+    return out.reshape(-1)
