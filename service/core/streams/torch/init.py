@@ -74,7 +74,7 @@ class Generator(Protocol):
 # -- dtype conversions as torch does them --------------------------------------------------------------
 
 
-def _to_dtype(value: float, dtype: np.dtype) -> np.generic:
+def cast_scalar(value: float, dtype: np.dtype) -> np.generic:
     """``value`` (a Python float) converted to ``dtype`` as c10 does: float16 and bfloat16 from a double
     go through float (``c10::Half(float)``, ``c10::BFloat16(float)``), so they are rounded twice."""
     with np.errstate(over="ignore"):
@@ -84,7 +84,7 @@ def _to_dtype(value: float, dtype: np.dtype) -> np.generic:
 
 
 def _checked(value: float, dtype: np.dtype, what: str) -> np.generic:
-    """``_to_dtype`` refusing a value beyond the dtype's finite range, as ``fill_``'s
+    """``cast_scalar`` refusing a value beyond the dtype's finite range, as ``fill_``'s
     ``c10::checked_convert`` does ("value cannot be converted to type ... without overflow")."""
     if dtype.kind == "f" or dtype == _BFLOAT16:
         largest = float(ml_dtypes.finfo(dtype).max)
@@ -92,7 +92,7 @@ def _checked(value: float, dtype: np.dtype, what: str) -> np.generic:
             raise ParameterError(
                 f"{what} {value!r} cannot be converted to {dtype} without overflow (PyTorch's fill_ raises)", "dtype"
             )
-        return _to_dtype(value, dtype)
+        return cast_scalar(value, dtype)
     return dtype.type(value)
 
 
@@ -150,7 +150,7 @@ class TorchCall:
             out.fill(_checked(self.value, out.dtype, "the fill value"))
         elif self.kind == "eye":
             out.fill(0)
-            out.reshape(-1)[shaped.identity_points(out.shape)] = _to_dtype(self.value, out.dtype)
+            out.reshape(-1)[shaped.identity_points(out.shape)] = cast_scalar(self.value, out.dtype)
         elif self.kind == "dirac":
             out.fill(0)
             out.reshape(-1)[shaped.dirac_points(out.shape, self.layout, self.groups)] = 1
@@ -169,8 +169,8 @@ class TorchCall:
 
         Every round draws a fresh full-size normal tensor, whatever the number of rejected values.
         """
-        lo = float(_to_dtype(self.low, out.dtype))
-        hi = float(_to_dtype(self.high, out.dtype))
+        lo = float(cast_scalar(self.low, out.dtype))
+        hi = float(cast_scalar(self.high, out.dtype))
         gen.normal_(out, self.mean, self.std)
         fresh: np.ndarray | None = None
         while True:
