@@ -130,109 +130,161 @@ _TWO_PI_F64: Final[float] = 2.0 * math.pi  # 2.0f * c10::pi<double>
 
 
 # ------------------------------------------------------------------------------------------------ uniform kernels
+#
+# Kernels draw in chunks: MT19937 words into a small scratch buffer (cache-resident), then a branch-free loop
+# from the scratch buffer to the output, which LLVM vectorizes. The bits do not depend on the chunking.
+
+#: Values per chunk (a multiple of 16, so normal_'s blocks never straddle two chunks).
+CHUNK: Final[int] = 4096
 
 
 @njit(cache=True)
-def _uniform_f32(words: np.ndarray, out: np.ndarray, lo: np.float32, hi: np.float32, fused: bool) -> None:
-    """``out[i] = x * (hi - lo) + lo`` in float32, ``x = (words[i] & 0xFFFFFF) * 2^-24``; in place is fine."""
+def _uniform_f32(
+    state: np.ndarray, pos: int, out: np.ndarray, lo: np.float32, hi: np.float32, fused: bool, clamp: bool
+) -> int:
+    """``out[i] = x * (hi - lo) + lo`` in float32, ``x = (random() & 0xFFFFFF) * 2^-24``; return the position.
+
+    ``fused``: one FMA (the AVX2 build), else a rounded product then a rounded sum. ``clamp``: a value equal
+    to ``hi`` becomes ``lo`` (float32 output; for float16/bfloat16 the caller clamps after the cast).
+    """
     scale = np.float32(1.0 / 16777216.0)
     span = hi - lo
     n = out.shape[0]
-    if fused:
-        for i in range(n):
-            x = np.float32(np.uint32(words[i]) & np.uint32(_MASK24)) * scale
-            out[i] = fma(x, span, lo)
-    else:
-        for i in range(n):
-            x = np.float32(np.uint32(words[i]) & np.uint32(_MASK24)) * scale
-            out[i] = x * span + lo
+    words = np.empty(CHUNK, dtype=np.uint32)
+    for start in range(0, n, CHUNK):
+        m = min(CHUNK, n - start)
+        pos = mt19937.fill_u32(state, pos, words[:m])
+        if fused:
+            for k in range(m):
+                x = np.float32(np.int32(words[k] & np.uint32(_MASK24))) * scale
+                r = fma(x, span, lo)
+                out[start + k] = lo if clamp and r == hi else r
+        else:
+            for k in range(m):
+                x = np.float32(np.int32(words[k] & np.uint32(_MASK24))) * scale
+                r = x * span + lo
+                out[start + k] = lo if clamp and r == hi else r
+    return pos
 
 
 @njit(cache=True)
-def _clamp_f32(out: np.ndarray, lo: np.float32, hi: np.float32) -> None:
-    """``value == to`` becomes ``from`` (the cast rounded up to the bound)."""
-    for i in range(out.shape[0]):
-        if out[i] == hi:
-            out[i] = lo
-
-
-@njit(cache=True)
-def _uniform_f64(words: np.ndarray, out: np.ndarray, lo: float, hi: float, fused: bool) -> None:
-    """``out[i] = x * (hi - lo) + lo`` (``hi`` becomes ``lo``), ``x`` = low 53 bits of ``(w[2i] << 32) | w[2i+1]``.
-
-    ``words`` may be ``out`` viewed as ``uint32``: value i only reads words 2i and 2i + 1.
-    """
+def _uniform_f64(state: np.ndarray, pos: int, out: np.ndarray, lo: float, hi: float, fused: bool) -> int:
+    """``out[i] = x * (hi - lo) + lo`` (``hi`` becomes ``lo``), ``x`` = low 53 bits of ``random64()`` * 2^-53."""
     scale = 1.0 / 9007199254740992.0
     span = hi - lo
-    for i in range(out.shape[0]):
-        v = (np.uint64(words[2 * i]) << np.uint64(32)) | np.uint64(words[2 * i + 1])
-        x = np.float64(v & np.uint64(_MASK53)) * scale
-        r = fma(x, span, lo) if fused else x * span + lo
-        out[i] = lo if r == hi else r
+    n = out.shape[0]
+    words = np.empty(2 * CHUNK, dtype=np.uint32)
+    for start in range(0, n, CHUNK):
+        m = min(CHUNK, n - start)
+        pos = mt19937.fill_u32(state, pos, words[: 2 * m])
+        for k in range(m):
+            v = (np.uint64(words[2 * k]) << np.uint64(32)) | np.uint64(words[2 * k + 1])
+            x = np.float64(np.int64(v & np.uint64(_MASK53))) * scale
+            r = fma(x, span, lo) if fused else x * span + lo
+            out[start + k] = lo if r == hi else r
+    return pos
 
 
 # ------------------------------------------------------------------------------------------------- normal kernels
 
 
-@njit(cache=True, inline="always")
-def _block_f32(d: np.ndarray, out: np.ndarray, o: int, mean: np.float32, std: np.float32, avx2: bool) -> None:
-    """``NormalFill16<float>`` on the 16 float32 uniforms ``d``, written to ``out[o:o + 16]``."""
+@njit(cache=True)
+def _normal_blocks_f32(
+    state: np.ndarray, pos: int, out: np.ndarray, blocks: int, mean: np.float32, std: np.float32, avx2: bool
+) -> int:
+    """``blocks`` blocks of ``NormalFill16<float>`` from ``16 * blocks`` fresh draws into ``out[:16 * blocks]``.
+
+    Per block, ``d`` = its 16 uniforms, for ``j < 8``: ``u1 = 1 - d[j]``, ``u2 = d[j + 8]``,
+    ``radius = sqrt(-2 * log(u1))``, ``out[j] = fma(radius * cos(theta), std, mean)``,
+    ``out[j + 8] = fma(radius * sin(theta), std, mean)``. ``avx2``: ``log256_ps`` and ``sincos256_ps`` of
+    ``theta = float32(2 pi) * u2``; else glibc ``logf`` and ``sincosf`` of ``theta = float32(2 pi * float64(u2))``.
+    The lanes are gathered into flat arrays so that the transform loop vectorizes.
+    """
+    scale = np.float32(1.0 / 16777216.0)
     one = np.float32(1.0)
     minus_two = np.float32(-2.0)
     two_pi = np.float32(_TWO_PI_F64)
-    if avx2:
-        for j in range(8):
-            u1 = one - d[j]
-            u2 = d[j + 8]
-            radius = np.sqrt(minus_two * log256_ps(u1))
-            s, c = sincos256_ps(two_pi * u2)
-            out[o + j] = fma(radius * c, std, mean)
-            out[o + j + 8] = fma(radius * s, std, mean)
-    else:
-        for j in range(8):
-            u1 = one - d[j]
-            u2 = d[j + 8]
-            radius = np.sqrt(minus_two * logf(u1))
-            s, c = sincosf(np.float32(_TWO_PI_F64 * np.float64(u2)))
-            out[o + j] = fma(radius * c, std, mean)
-            out[o + j + 8] = fma(radius * s, std, mean)
+    per = CHUNK // 16
+    words = np.empty(CHUNK, dtype=np.uint32)
+    u1 = np.empty(8 * per, dtype=np.float32)
+    u2 = np.empty(8 * per, dtype=np.float32)
+    n1 = np.empty(8 * per, dtype=np.float32)
+    n2 = np.empty(8 * per, dtype=np.float32)
+    for b0 in range(0, blocks, per):
+        m = min(per, blocks - b0)
+        pos = mt19937.fill_u32(state, pos, words[: 16 * m])
+        for b in range(m):
+            for j in range(8):
+                u1[8 * b + j] = one - np.float32(np.int32(words[16 * b + j] & np.uint32(_MASK24))) * scale
+                u2[8 * b + j] = np.float32(np.int32(words[16 * b + j + 8] & np.uint32(_MASK24))) * scale
+        if avx2:
+            for i in range(8 * m):
+                radius = np.sqrt(minus_two * log256_ps(u1[i]))
+                s, c = sincos256_ps(two_pi * u2[i])
+                n1[i] = fma(radius * c, std, mean)
+                n2[i] = fma(radius * s, std, mean)
+        else:
+            for i in range(8 * m):
+                radius = np.sqrt(minus_two * logf(u1[i]))
+                s, c = sincosf(np.float32(_TWO_PI_F64 * np.float64(u2[i])))
+                n1[i] = fma(radius * c, std, mean)
+                n2[i] = fma(radius * s, std, mean)
+        for b in range(m):
+            o = 16 * (b0 + b)
+            for j in range(8):
+                out[o + j] = n1[8 * b + j]
+                out[o + j + 8] = n2[8 * b + j]
+    return pos
 
 
 @njit(cache=True)
-def _normal_blocks_f32(
-    words: np.ndarray, out: np.ndarray, blocks: int, mean: np.float32, std: np.float32, avx2: bool
-) -> None:
-    """Blocks ``0 .. blocks-1``: uniforms from ``words[16b:16b+16]``, normals to ``out[16b:16b+16]``.
+def _normal_f32(state: np.ndarray, pos: int, out: np.ndarray, mean: np.float32, std: np.float32, avx2: bool) -> int:
+    """``normal_fill`` on float32, ``n >= 16``: ``n`` draws, blocks in place, then the 16-value tail if any."""
+    n = out.shape[0]
+    pos = _normal_blocks_f32(state, pos, out, n // 16, mean, std, avx2)
+    if n % 16:
+        pos = mt19937.skip(state, pos, n % 16)  # the uniforms after the last full block, overwritten by the tail
+        tail = np.empty(16, dtype=np.float32)
+        pos = _normal_blocks_f32(state, pos, tail, 1, mean, std, avx2)
+        out[n - 16 :] = tail
+    return pos
 
-    ``words`` may be ``out`` viewed as ``uint32`` (each block reads its 16 words before writing them).
+
+@njit(cache=True)
+def _normal_blocks_f64(state: np.ndarray, pos: int, out: np.ndarray, blocks: int, mean: float, std: float) -> int:
+    """``NormalFill16<double>`` on ``blocks`` blocks of fresh ``random64()`` uniforms into ``out[:16 * blocks]``.
+
+    ``radius = sqrt(-2 * log(1 - d[j]))``, ``theta = 2 pi * d[j + 8]`` (float64),
+    ``out[j] = fma(radius * cos(theta), std, mean)``, ``out[j + 8] = fma(radius * sin(theta), std, mean)``.
     """
-    scale = np.float32(1.0 / 16777216.0)
-    d = np.empty(16, dtype=np.float32)
-    for b in range(blocks):
-        o = 16 * b
-        for j in range(16):
-            d[j] = np.float32(np.uint32(words[o + j]) & np.uint32(_MASK24)) * scale
-        _block_f32(d, out, o, mean, std, avx2)
-
-
-@njit(cache=True)
-def _normal_blocks_f64(words: np.ndarray, out: np.ndarray, blocks: int, mean: float, std: float) -> None:
-    """``NormalFill16<double>`` per block; value k of block b from words ``2(16b + k)`` and ``2(16b + k) + 1``."""
     scale = 1.0 / 9007199254740992.0
+    words = np.empty(32, dtype=np.uint32)
     d = np.empty(16, dtype=np.float64)
     for b in range(blocks):
-        o = 16 * b
+        pos = mt19937.fill_u32(state, pos, words)
         for j in range(16):
-            k = 2 * (o + j)
-            v = (np.uint64(words[k]) << np.uint64(32)) | np.uint64(words[k + 1])
-            d[j] = np.float64(v & np.uint64(_MASK53)) * scale
+            v = (np.uint64(words[2 * j]) << np.uint64(32)) | np.uint64(words[2 * j + 1])
+            d[j] = np.float64(np.int64(v & np.uint64(_MASK53))) * scale
+        o = 16 * b
         for j in range(8):
-            u1 = 1.0 - d[j]
-            u2 = d[j + 8]
-            radius = math.sqrt(-2.0 * log(u1))
-            theta = _TWO_PI_F64 * u2
+            radius = math.sqrt(-2.0 * log(1.0 - d[j]))
+            theta = _TWO_PI_F64 * d[j + 8]
             out[o + j] = fma(radius * cos(theta), std, mean)
             out[o + j + 8] = fma(radius * sin(theta), std, mean)
+    return pos
+
+
+@njit(cache=True)
+def _normal_f64(state: np.ndarray, pos: int, out: np.ndarray, mean: float, std: float) -> int:
+    """``normal_fill`` on float64, ``n >= 16``: as :func:`_normal_f32` with ``NormalFill16<double>``."""
+    n = out.shape[0]
+    pos = _normal_blocks_f64(state, pos, out, n // 16, mean, std)
+    if n % 16:
+        pos = mt19937.skip(state, pos, 2 * (n % 16))
+        tail = np.empty(16, dtype=np.float64)
+        pos = _normal_blocks_f64(state, pos, tail, 1, mean, std)
+        out[n - 16 :] = tail
+    return pos
 
 
 @njit(cache=True)
@@ -335,25 +387,18 @@ class TorchGenerator:
         low, high = float(low), float(high)
         if not (math.isfinite(low) and math.isfinite(high) and low <= high):
             raise ValueError(f"uniform_ expects finite from <= to, got from={low} to={high}")
-        n = flat.shape[0]
-        if n == 0:
+        if flat.shape[0] == 0:
             return
         if flat.dtype == np.float64:
-            words = flat.view(np.uint32)
-            self._fill(words)
-            _uniform_f64(words, flat, low, high, self._fused)
+            self._pos = _uniform_f64(self._state, self._pos, flat, low, high, self._fused)
             return
         lo32, hi32 = np.float32(low), np.float32(high)
         if flat.dtype == np.float32:
-            words = flat.view(np.uint32)
-            self._fill(words)
-            _uniform_f32(words, flat, lo32, hi32, self._fused)
-            _clamp_f32(flat, lo32, hi32)
+            self._pos = _uniform_f32(self._state, self._pos, flat, lo32, hi32, self._fused, True)
             return
-        buf = self._words(n)
-        values = buf.view(np.float32)
-        _uniform_f32(buf, values, lo32, hi32, self._fused)
-        cast = values.astype(flat.dtype)
+        values = np.empty(flat.shape[0], dtype=np.float32)
+        self._pos = _uniform_f32(self._state, self._pos, values, lo32, hi32, self._fused, False)
+        cast = values.astype(flat.dtype)  # round to nearest even, as c10::Half(float) / c10::BFloat16(float)
         lo_s, hi_s = lo32.astype(flat.dtype), hi32.astype(flat.dtype)
         cast[cast == hi_s] = lo_s
         flat[...] = cast
@@ -369,49 +414,24 @@ class TorchGenerator:
         n = flat.shape[0]
         if n == 0:
             return
+        avx2 = self.capability == "avx2"
         if n < 16:
             self._normal_scalar(flat, mean, std)
         elif flat.dtype == np.float32:
-            self._normal_f32(flat, mean, std)
+            self._pos = _normal_f32(self._state, self._pos, flat, np.float32(mean), np.float32(std), avx2)
         elif flat.dtype == np.float64:
-            self._normal_f64(flat, mean, std)
-        else:
-            self._normal_low(flat, mean, std)
-
-    def _normal_f32(self, flat: np.ndarray, mean: float, std: float) -> None:
-        n = flat.shape[0]
-        words = flat.view(np.uint32)
-        self._fill(words)
-        m32, s32 = np.float32(mean), np.float32(std)
-        avx2 = self.capability == "avx2"
-        _normal_blocks_f32(words, flat, n // 16, m32, s32, avx2)
-        if n % 16:
-            tail = np.empty(16, dtype=np.float32)
-            self._fill(tail.view(np.uint32))
-            _normal_blocks_f32(tail.view(np.uint32), tail, 1, m32, s32, avx2)
-            flat[n - 16 :] = tail
-
-    def _normal_f64(self, flat: np.ndarray, mean: float, std: float) -> None:
-        n = flat.shape[0]
-        words = flat.view(np.uint32)
-        self._fill(words)
-        _normal_blocks_f64(words, flat, n // 16, mean, std)
-        if n % 16:
-            tail = np.empty(16, dtype=np.float64)
-            self._fill(tail.view(np.uint32))
-            _normal_blocks_f64(tail.view(np.uint32), tail, 1, mean, std)
-            flat[n - 16 :] = tail
-
-    def _normal_low(self, flat: np.ndarray, mean: float, std: float) -> None:
-        n = flat.shape[0]
-        blocks = -(-n // 16)
-        words = self._words(16 * blocks)
-        values = words.view(np.float32)
-        _normal_blocks_f32(words, values, blocks, np.float32(mean), np.float32(std), self.capability == "avx2")
-        cast = values.astype(flat.dtype)
-        flat[: 16 * (n // 16)] = cast[: 16 * (n // 16)]
-        if n % 16:
-            flat[n - 16 :] = cast[16 * (blocks - 1) :]
+            self._pos = _normal_f64(self._state, self._pos, flat, mean, std)
+        else:  # float16, bfloat16: 16 fresh uniforms per block, the tail block written to [n - 16, n)
+            blocks = -(-n // 16)
+            values = np.empty(16 * blocks, dtype=np.float32)
+            self._pos = _normal_blocks_f32(
+                self._state, self._pos, values, blocks, np.float32(mean), np.float32(std), avx2
+            )
+            cast = values.astype(flat.dtype)
+            full = 16 * (n // 16)
+            flat[:full] = cast[:full]
+            if n % 16:
+                flat[n - 16 :] = cast[16 * (blocks - 1) :]
 
     def _normal_scalar(self, flat: np.ndarray, mean: float, std: float) -> None:
         values = np.empty(flat.shape[0], dtype=np.float64)
