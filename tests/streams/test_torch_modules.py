@@ -7,18 +7,18 @@ adapter, and ``TorchGenerator`` once it imports): every state_dict entry equal i
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 import pytest
 
-from service.core.errors import ParameterError
 from service.core.presets import expand
 from service.core.streams.torch.init import Generator
 from service.core.streams.torch.modules import module_draws, module_tensors
 
-from .test_torch_init import _TORCH_DTYPES, GENERATORS, bits, to_numpy
+from .test_torch_init import _TORCH_DTYPES, GENERATORS, TorchAdapter, bits, to_numpy
 
 torch = pytest.importorskip("torch")
 
@@ -83,7 +83,7 @@ SEQUENCE: list[tuple[str, dict[str, Any], Callable[..., Any]]] = [
 
 
 @pytest.mark.parametrize("make", GENERATORS)
-@pytest.mark.parametrize("dtype", ("float32", "bfloat16", "float16"))
+@pytest.mark.parametrize("dtype", ("float32", "bfloat16", "float16", "float64"))
 @pytest.mark.parametrize("seed", (0, 2**32 + 3))
 def test_constructor_sequence_is_torch_bit_for_bit(seed: int, dtype: str, make: Callable[[int], Generator]) -> None:
     torch.manual_seed(seed)
@@ -120,7 +120,22 @@ def test_multihead_attention_draw_order() -> None:
     ]
 
 
-def test_non_torch_presets_are_refused() -> None:
-    with pytest.raises(ParameterError) as refused:
-        module_draws("keras.Dense", {"units": 4, "input_dim": 3})
-    assert refused.value.field == "stream"
+def test_keras_and_flax_presets_go_through_the_torch_function_of_their_meaning() -> None:
+    """keras.Dense's glorot_uniform kernel (in, out) is xavier_uniform_ (symmetric in the fans) drawn in
+    the kernel's C order; keras.LSTM's recurrent kernel orthogonal; flax.Embed N(0, 1 / features)."""
+    gen = TorchAdapter(3)
+    dense = module_tensors(gen, "keras.Dense", {"units": 5, "input_dim": 9}, "float32")
+    lstm = module_tensors(gen, "keras.LSTM", {"units": 4, "input_dim": 3}, "float32")
+    embed = module_tensors(gen, "flax.Embed", {"num_embeddings": 6, "features": 16}, "float32")
+    torch.manual_seed(3)
+    kernel = nn.init.xavier_uniform_(torch.empty(9, 5))
+    bias = torch.zeros(5)
+    lstm_kernel = nn.init.xavier_uniform_(torch.empty(3, 16))
+    recurrent = nn.init.orthogonal_(torch.empty(4, 16))
+    embedding = nn.init.normal_(torch.empty(6, 16), 0.0, 1.0 / math.sqrt(16))
+    assert bits(dense["kernel"]).tolist() == bits(kernel.numpy()).tolist()
+    assert bits(dense["bias"]).tolist() == bits(bias.numpy()).tolist()
+    assert bits(lstm["kernel"]).tolist() == bits(lstm_kernel.numpy()).tolist()
+    np.testing.assert_allclose(lstm["recurrent_kernel"], recurrent.numpy(), rtol=1e-5, atol=1e-6)
+    assert lstm["bias"].tolist() == [0.0] * 4 + [1.0] * 4 + [0.0] * 8
+    assert bits(embed["embedding"]).tolist() == bits(embedding.numpy()).tolist()

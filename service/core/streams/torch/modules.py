@@ -21,6 +21,11 @@ generator, each constructor in its own order, which is not always its ``state_di
   ``xavier_normal_``s ``bias_k`` and ``bias_v``.
 - ``LayerNorm``, ``BatchNorm2d``: constants (and buffers), no draws.
 
+Keras and Flax presets have no torch constructor: in a torch stream their tensors are drawn in the
+preset's own order, each through the torch function of its initializer's meaning
+(``canonical_call`` of the resolved scheme, in the tensor's layout and fans: a framework-named init
+keeps its semantics in any stream).
+
 The names, shapes, initializers and fills come from ``service.core.presets.expand`` (which checks the
 arguments); only the order, and the scratch draws, are added here.
 """
@@ -35,9 +40,11 @@ import numpy as np
 
 from service.core.dtypes import numpy_dtype
 from service.core.errors import ParameterError
+from service.core.fans import compute_fans
+from service.core.frameworks import resolve_any
 from service.core.plan import Fill
-from service.core.presets import PresetTensor, expand
-from service.core.streams.torch.init import Generator, TorchCall, cast_scalar, torch_call
+from service.core.presets import PresetTensor, expand, preset_of
+from service.core.streams.torch.init import Generator, TorchCall, canonical_call, cast_scalar, torch_call
 
 #: Presets whose constructor draws in state_dict order.
 _IN_ORDER: Final[frozenset[str]] = frozenset(
@@ -91,6 +98,19 @@ def _draw(tensor: PresetTensor, name: str | None = None) -> Draw:
     )
 
 
+def _canonical_draw(tensor: PresetTensor) -> Draw:
+    """A Keras or Flax preset's tensor: its initializer resolved to the canonical scheme, through torch."""
+    resolved = resolve_any(tensor.init, tensor.params, len(tensor.shape))
+    layout = tensor.layout
+    fans = compute_fans(tensor.shape, layout) if resolved.init.scheme in _FAN_SCHEMES else None
+    return Draw(
+        tensor.name, tensor.shape, canonical_call(resolved.init, fans, tensor.shape, layout), tensor.dtype, tensor.fills
+    )
+
+
+_FAN_SCHEMES: Final[frozenset[str]] = frozenset({"glorot", "he", "lecun", "variance_scaling"})
+
+
 def _scratch(tensor: PresetTensor) -> Draw:
     return Draw(None, tensor.shape, torch_call(tensor.init, tensor.params, tensor.shape), tensor.dtype, tensor.fills)
 
@@ -128,7 +148,8 @@ def _multihead_attention(tensors: list[PresetTensor]) -> list[Draw]:
 def module_draws(preset: str, args: Mapping[str, Any]) -> list[Draw]:
     """The steps of the ``torch.*`` preset's constructor with ``args``, in the order it consumes the
     generator. The named steps are exactly ``expand(preset, args)``'s tensors (names, shapes, dtypes),
-    each once; scratch steps (name None) are draws whose values a later step overwrites.
+    each once; scratch steps (name None) are draws whose values a later step overwrites. A Keras or
+    Flax preset: its tensors in its order, each through ``canonical_call``.
 
     >>> [(d.name, d.call.kind) for d in module_draws("torch.MultiheadAttention", {"embed_dim": 8, "num_heads": 2})]
     ... # doctest: +NORMALIZE_WHITESPACE
@@ -140,6 +161,8 @@ def module_draws(preset: str, args: Mapping[str, Any]) -> list[Draw]:
         return _multihead_attention(tensors)
     if preset in _IN_ORDER:
         return [_draw(t) for t in tensors]
+    if preset_of(preset).framework != "torch":
+        return [_canonical_draw(t) for t in tensors]
     raise ParameterError(
         f"the torch stream does not know the order in which {preset}'s constructor draws; "
         "use a torch.* preset or another stream",
