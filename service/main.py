@@ -12,12 +12,10 @@ from fastapi_offline import FastAPIOffline
 from threadpoolctl import threadpool_limits
 
 from service import __version__
-from service.api import diagnostics, meta, problems, security, tensors, whole_models
-from service.api.admission import Admission
-from service.api.metrics import Metrics
+from service.api import diagnostics, meta, models, problems, security, tensors
 from service.api.middleware import RequestContext
-from service.api.models import Problem
-from service.core import Engine
+from service.api.runtime import Runtime
+from service.api.schemas import Problem
 from service.settings import Settings
 
 DESCRIPTION = """\
@@ -36,12 +34,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # Parallelism comes from the engine's pool; a BLAS pool on top (used by the orthogonal
         # QR) would oversubscribe the cores and stall small requests.
         blas = threadpool_limits(limits=1, user_api="blas")
-        app.state.ready = True
+        runtime.ready = True
         try:
             yield
         finally:
-            app.state.ready = False
-            app.state.engine.close()
+            runtime.close()
             blas.restore_original_limits()
 
     app = FastAPIOffline(
@@ -50,21 +47,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         description=DESCRIPTION,
         lifespan=lifespan,
     )
-    app.state.settings = settings
-    app.state.metrics = Metrics()
-    app.state.engine = Engine(settings.generation_threads(), on_block=app.state.metrics.blocks.inc)
-    app.state.admission = Admission(settings.generation_budget(), settings.admission_timeout)
-    app.state.metrics.budget_in_use.set_function(lambda: app.state.admission.in_use)
-    app.state.ready = False
+    runtime = app.state.runtime = Runtime(settings)
     app.include_router(tensors.router)
-    app.include_router(whole_models.router)
+    app.include_router(models.router)
     app.include_router(meta.router)
     app.include_router(diagnostics.router)
     problems.install(app)
     security.require_api_keys(app, settings.api_key_list())  # inside RequestContext: 401s get a request id
     app.add_middleware(
         RequestContext,  # type: ignore[arg-type]
-        metrics=app.state.metrics,
+        metrics=runtime.metrics,
         max_body_bytes=settings.max_body_bytes,
         access_log=settings.access_log,
     )

@@ -15,8 +15,6 @@ import asyncio
 from collections import deque
 
 from starlette.exceptions import HTTPException
-from starlette.responses import Response
-from starlette.types import Receive, Scope, Send
 
 #: Retry-After of a refused request, in seconds.
 RETRY_AFTER_SECONDS = 1
@@ -97,21 +95,3 @@ class Admission:
             if not future.done():
                 self.in_use += n
                 future.set_result(None)
-
-
-class Leased(Response):
-    """``response``, giving its lease back once it has been sent (or has failed, or the client left)."""
-
-    def __init__(self, response: Response, lease: Lease) -> None:
-        self.response = response
-        self.lease = lease
-        self.status_code = response.status_code
-        self.background = None
-        self.body = b""
-        self.raw_headers = response.raw_headers
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        try:
-            await self.response(scope, receive, send)
-        finally:
-            self.lease.release()

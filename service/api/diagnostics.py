@@ -22,8 +22,9 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 from starlette.responses import Response
 
-from service.api.models import Init, Number, Seed, _no_bool_or_str
 from service.api.problems import documented, problem
+from service.api.runtime import Runtime, RuntimeDep
+from service.api.schemas import Init, Number, Seed, no_bool_or_str
 from service.core import DTYPES, MAX_SEED, STREAM_VERSION, InitError, ParameterError, ShapeError
 from service.core.activations import ACTIVATIONS, activation
 from service.core.diagnostics import (
@@ -48,9 +49,9 @@ router = APIRouter(tags=["diagnostics"])
 logger = logging.getLogger("initserve.errors")
 _ERRORS = documented(400, 413, 415, 422, 500)
 
-Count = Annotated[int, Field(ge=1), BeforeValidator(_no_bool_or_str)]
-Depth = Annotated[int, Field(ge=MIN_DEPTH, le=MAX_DEPTH), BeforeValidator(_no_bool_or_str)]
-Batch = Annotated[int, Field(ge=1, le=1 << 16), BeforeValidator(_no_bool_or_str)]
+Count = Annotated[int, Field(ge=1), BeforeValidator(no_bool_or_str)]
+Depth = Annotated[int, Field(ge=MIN_DEPTH, le=MAX_DEPTH), BeforeValidator(no_bool_or_str)]
+Batch = Annotated[int, Field(ge=1, le=1 << 16), BeforeValidator(no_bool_or_str)]
 
 _EXAMPLE = {
     "depth": 50,
@@ -248,12 +249,12 @@ def answer(report: Report) -> bytes:
     return orjson.dumps(body)
 
 
-async def measure(request: Request, body: PropagationRequest) -> Report:
+async def measure(runtime: Runtime, body: PropagationRequest) -> Report:
     """Check the request and its limits (422, 413: before any work), then measure on a worker thread."""
     net, inits = to_core(body)
-    settings = request.app.state.settings
+    settings = runtime.settings
     check_limits(net, len(inits), settings.max_diagnostics_cost, settings.max_diagnostics_bytes)
-    return await anyio.to_thread.run_sync(diagnose, net, inits, request.app.state.engine)
+    return await anyio.to_thread.run_sync(diagnose, net, inits, runtime.engine)
 
 
 _SVG_RESPONSE: dict[int | str, dict[str, Any]] = {
@@ -278,8 +279,8 @@ _SVG_RESPONSE: dict[int | str, dict[str, Any]] = {
     response_class=JSONResponse,
     responses=_ERRORS,
 )
-async def diagnose_propagation(request: Request, body: PropagationRequest) -> Response:
-    report = await measure(request, body)
+async def diagnose_propagation(body: PropagationRequest, runtime: RuntimeDep) -> Response:
+    report = await measure(runtime, body)
     return Response(answer(report), media_type="application/json")
 
 
@@ -290,8 +291,8 @@ async def diagnose_propagation(request: Request, body: PropagationRequest) -> Re
     response_class=Response,
     responses=_SVG_RESPONSE,
 )
-async def diagnose_propagation_svg(request: Request, body: PropagationRequest) -> Response:
-    report = await measure(request, body)
+async def diagnose_propagation_svg(request: Request, body: PropagationRequest, runtime: RuntimeDep) -> Response:
+    report = await measure(runtime, body)
     try:
         content = await anyio.to_thread.run_sync(svg.render, report)
     except svg.MatplotlibUnavailable:

@@ -6,11 +6,13 @@ from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from service.api.metrics import CONTENT_TYPE
-from service.api.models import Catalogue, Health
 from service.api.problems import documented, problem
+from service.api.runtime import RuntimeDep
+from service.api.schemas import Catalogue, Health
 from service.core import DTYPES, LAYOUTS, STREAM_VERSION, catalogue
 from service.core.frameworks import framework_catalogue
 from service.core.presets import preset_catalogue
+from service.core.streams.names import STREAM_VERSIONS
 
 router = APIRouter()
 
@@ -31,6 +33,7 @@ async def list_schemes() -> dict[str, object]:
         "layouts": list(LAYOUTS),
         "dtypes": list(DTYPES),
         "stream_version": STREAM_VERSION,
+        "streams": dict(STREAM_VERSIONS),
     }
 
 
@@ -53,8 +56,8 @@ async def healthz() -> dict[str, str]:
     response_model=Health,
     responses=documented(503),
 )
-async def readyz(request: Request) -> object:
-    if not getattr(request.app.state, "ready", False):
+async def readyz(request: Request, runtime: RuntimeDep) -> object:
+    if not runtime.ready:
         return problem(request, 503, "the service is starting or shutting down")
     return {"status": "ready"}
 
@@ -69,5 +72,5 @@ async def readyz(request: Request) -> object:
         200: {"description": "Prometheus text format", "content": {CONTENT_TYPE: {"schema": {"type": "string"}}}}
     },
 )
-async def metrics(request: Request) -> Response:
-    return Response(request.app.state.metrics.render(), media_type=CONTENT_TYPE)
+async def metrics(runtime: RuntimeDep) -> Response:
+    return Response(runtime.metrics.render(), media_type=CONTENT_TYPE)

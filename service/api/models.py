@@ -1,443 +1,147 @@
-"""Request and answer models (Pydantic v2), built from the core's scheme table.
+"""The model operations: parse, resolve (``service.core.resolve``), respond.
 
-Each scheme of ``service.core.SCHEMES`` becomes one ``<Name>Init`` model with
-the table's fields, defaults and bounds; ``Init`` is their union, discriminated
-by the required ``scheme`` tag. Numbers are never coerced from booleans or
-strings, every number must be finite, and unknown fields are refused.
+``POST /v1/models/safetensors``, ``/v1/models/npz`` and ``/v1/models/stats`` answer a model (named
+tensors and layer presets, see ``service.core.model``). Files are streamed: the header (safetensors)
+or each member's headers (npz) are known before any element is made, so ``Content-Length`` goes
+first and the tensors' blocks follow as they are made, a few blocks ahead of the socket. A
+safetensors file up to ``buffered_npy_bytes`` is made first, so its metadata carries the empirical
+statistics; a larger one carries the theoretical statistics only (``POST /v1/models/stats`` measures).
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal, Union
+import asyncio
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Discriminator, Field, StrictBool, Tag, create_model
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+from starlette.responses import Response
 
-from service.core import DTYPES, LAYOUTS, MAX_RANK, MAX_SEED, SCHEMES
-from service.core.frameworks import FRAMEWORK_INITS, FrameworkInit
-from service.core.model import MAX_ENTRIES, MAX_NAME_LENGTH, NAME_PATTERN
-from service.core.presets import PRESETS, Preset, PresetArg
-from service.core.schemes import Param, Scheme
+from service.api.answers import (
+    ERRORS,
+    FILE_HEADERS,
+    SAFETENSORS_METADATA,
+    binary_answer,
+    request_echo,
+    safetensors_answer,
+)
+from service.api.responses import Parts, StreamedResponse
+from service.api.runtime import RuntimeDep
+from service.api.schemas import ModelRequest, ModelStatsAnswer
+from service.core import ParameterError, TooLargeError, resolve_model
+from service.core.engine import statistics
+from service.core.model import ModelLimits, ModelPlan, tensors_by_name
+from service.core.stats import ChunkSums
+from service.core.streams.names import STREAM_VERSIONS
+from service.encode import json as json_answer
+from service.encode import npy, npz, safetensors
+
+router = APIRouter(tags=["models"])
 
 
-def _no_bool_or_str(value: Any) -> Any:
-    """Refuse JSON booleans and strings where a number is expected (Pydantic's lax mode takes them)."""
-    if isinstance(value, bool | str | bytes):
-        raise ValueError("must be a number, not a boolean or a string")
-    return value
+def _resolve(runtime: RuntimeDep, body: ModelRequest) -> ModelPlan:
+    settings = runtime.settings
+    limits = ModelLimits(
+        max_tensors=settings.max_model_tensors,
+        max_elements=settings.max_model_elements,
+        max_bytes=settings.max_model_bytes,
+        max_tensor_elements=settings.max_elements,
+    )
+    model = resolve_model(body.model_dump(exclude_unset=True), limits)
+    runtime.counted([t.plan for t in model.tensors])
+    return model
 
 
-# Constraints come before the validator (pydantic#11576: after it, the schema shows `ge` instead of `minimum`).
-Number = Annotated[float, Field(allow_inf_nan=False), BeforeValidator(_no_bool_or_str)]
-Dim = Annotated[int, Field(ge=1), BeforeValidator(_no_bool_or_str)]
-Axis = Annotated[int, BeforeValidator(_no_bool_or_str)]
-Seed = Annotated[int, Field(ge=0, le=MAX_SEED), BeforeValidator(_no_bool_or_str)]
-
-_STRICT = ConfigDict(extra="forbid")
-_ANSWER = ConfigDict(extra="forbid", json_schema_serialization_defaults_required=True)
-
-
-def _field(param: Param) -> tuple[Any, Any]:
-    default = ... if param.required else param.default
-    if isinstance(default, tuple):
-        default = list(default)
-    if param.kind == "choice":
-        choice: Any = Literal[param.choices]  # type: ignore[valid-type]
-        return (choice | None if param.nullable else choice), Field(default, description=param.description)
-    if param.kind == "boolean":
-        return StrictBool, Field(default, description=param.description)
-    if param.kind == "axes":
-        kind: Any = Axis | list[Axis]
-        return (kind | None if param.optional else kind), Field(default, description=param.description)
-    bounds = {"ge": param.minimum, "gt": param.exclusive_minimum, "lt": param.exclusive_maximum}
-    base = int if param.kind == "integer" else float
-    kind = Annotated[
-        base,  # type: ignore[valid-type]
-        Field(**{k: v for k, v in bounds.items() if v is not None}, allow_inf_nan=False),
-        BeforeValidator(_no_bool_or_str),
+@router.post(
+    "/v1/models/stats",
+    operation_id="create_model_stats",
+    summary="Plan and generate a model, answer its manifest: every tensor's init, seed and statistics",
+    response_model=ModelStatsAnswer,
+    response_class=JSONResponse,
+    responses=ERRORS,
+)
+async def create_model_stats(request: Request, body: ModelRequest, runtime: RuntimeDep) -> Response:
+    model = _resolve(runtime, body)
+    plans = [t.plan for t in model.tensors]
+    ahead = runtime.lookahead(plans)
+    lease = await runtime.admit(request, plans, ahead)
+    sums: list[list[ChunkSums]] = [[] for _ in plans]
+    try:
+        async for index, block in runtime.blocks(plans, ahead):
+            sums[index].extend(block.sums)
+    finally:
+        lease.release()
+    fields = [
+        json_answer.model_tensor_fields(t, *statistics(t.plan, s)) for t, s in zip(model.tensors, sums, strict=True)
     ]
-    return kind, Field(default, description=param.description)
-
-
-def _init_model(scheme: Scheme) -> type[BaseModel]:
-    name = "".join(part.title() for part in scheme.name.split("_")) + "Init"
-    tag = Literal[(scheme.name, *scheme.aliases)]  # type: ignore[valid-type]
-    described = f"{scheme.summary}. {scheme.formula}. Shapes: {scheme.shapes}."
-    if scheme.aliases:
-        described += f" Also accepted as: {', '.join(scheme.aliases)} (echoed as {scheme.name})."
-    return create_model(
-        name,
-        __config__=_STRICT,
-        __doc__=described,
-        scheme=(tag, Field(description="the scheme's name")),
-        **{p.name: _field(p) for p in scheme.params},
-    )
-
-
-def _framework_init_model(entry: FrameworkInit) -> type[BaseModel]:
-    framework, function = entry.name.split(".", 1)
-    name = framework.title() + "".join(part[:1].upper() + part[1:] for part in function.split("_")) + "Init"
-    tag = Literal[(entry.name, *entry.aliases)]  # type: ignore[valid-type]
-    described = f"{entry.name}: {entry.summary}. Resolves to {entry.expansion}; {framework} layout unless given."
-    if entry.aliases:
-        described += f" Also accepted as: {', '.join(entry.aliases)}."
-    if entry.notes:
-        described += f" {entry.notes}"
-    return create_model(
-        name,
-        __config__=_STRICT,
-        __doc__=described,
-        scheme=(tag, Field(description="the initializer's name, as its framework spells it")),
-        **{p.name: _field(p) for p in entry.params},
-    )
-
-
-#: One model per canonical scheme and per framework-named initializer, by name.
-INIT_MODELS: dict[str, type[BaseModel]] = {
-    **{name: _init_model(scheme) for name, scheme in SCHEMES.items()},
-    **{name: _framework_init_model(entry) for name, entry in FRAMEWORK_INITS.items()},
-}
-
-Init = Annotated[Union[tuple(INIT_MODELS.values())], Field(discriminator="scheme")]  # type: ignore[valid-type]  # noqa: UP007
-
-
-class FanAxes(BaseModel):
-    """Explicit axes (JAX ``variance_scaling``): every axis not named is receptive field."""
-
-    model_config = _STRICT
-
-    in_axis: Axis | list[Axis] = Field(description="input axis or axes; negative counts from the end")
-    out_axis: Axis | list[Axis] = Field(description="output axis or axes")
-    batch_axis: list[Axis] = Field(default_factory=list, description="axes in neither fan (stacked layers)")
-
-
-class TensorRequest(BaseModel):
-    """One tensor: its shape, how to read it (layout or fan_axes), the scheme, the seed and the dtype."""
-
-    model_config = ConfigDict(
-        extra="forbid",
-        json_schema_extra={
-            "examples": [
-                {
-                    "shape": [784, 256],
-                    "layout": "keras",
-                    "init": {"scheme": "he", "distribution": "normal", "mode": "fan_in"},
-                    "seed": 42,
-                    "dtype": "float32",
-                }
-            ]
-        },
-    )
-
-    shape: list[Dim] = Field(max_length=MAX_RANK, description="0 to 8 dims, each >= 1")
-    layout: Literal[LAYOUTS] = Field(  # type: ignore[valid-type]
-        "keras", description="keras/jax: (..., in, out); torch: (out, in, ...). Not with fan_axes."
-    )
-    fan_axes: FanAxes | None = Field(None, description="explicit fan axes instead of a layout")
-    init: Init
-    seed: Seed | None = Field(None, description="0 to 2^53 - 1; when absent the service picks one and returns it")
-    dtype: Literal[DTYPES] = "float32"  # type: ignore[valid-type]
-
-
-# -- answers (documentation of the JSON the service writes with orjson) ----------------------------
-
-
-class TheoreticalStats(BaseModel):
-    model_config = _ANSWER
-    mean: float
-    variance: float
-    std: float
-    low: float | None = Field(description="lower bound of the support; null where unbounded")
-    high: float | None = Field(description="upper bound of the support; null where unbounded")
-
-
-class EmpiricalStats(BaseModel):
-    model_config = _ANSWER
-    count: int
-    mean: float
-    variance: float = Field(description="population variance (divide by n)")
-    std: float
-    min: float
-    max: float
-
-
-class Stats(BaseModel):
-    model_config = _ANSWER
-    theoretical: TheoreticalStats
-    empirical: EmpiricalStats
-    variance_ratio: float | None = Field(description="empirical / theoretical variance; null if the latter is 0")
-    variance_z: float | None = Field(
-        description="(empirical - theoretical variance) / standard error from the sample's fourth moment"
-    )
-
-
-class StatsAnswer(BaseModel):
-    """The answer without data (POST /v1/tensors/stats)."""
-
-    model_config = _ANSWER
-    shape: list[int]
-    dtype: Literal[DTYPES]  # type: ignore[valid-type]
-    layout: Literal[LAYOUTS] | None  # type: ignore[valid-type]
-    fan_axes: FanAxes | None
-    seed: int
-    init: Init = Field(description="the canonical scheme with every default filled in (aliases echoed canonical)")
-    requested_init: Init | None = Field(  # type: ignore[valid-type]
-        description="a framework-named init as asked (e.g. torch.kaiming_uniform_), its defaults filled in; "
-        "null when the request named a canonical scheme"
-    )
-    fan_in: int | None = Field(description="null where the layout defines no fans")
-    fan_out: int | None
-    stream_version: str
-    stats: Stats
-
-
-class TensorAnswer(StatsAnswer):
-    """The answer with the data, flat, in C order (POST /v1/tensors)."""
-
-    data: list[float] = Field(description="flat, row-major; each value parsed to the dtype equals the .npy value")
-
-
-class SchemeField(BaseModel):
-    model_config = _ANSWER
-    name: str
-    type: Literal["number", "integer", "choice", "axes", "boolean"]
-    required: bool
-    default: bool | float | int | str | list[int] | None
-    choices: list[str] | None
-    description: str
-
-
-class SchemeInfo(BaseModel):
-    model_config = _ANSWER
-    scheme: str
-    aliases: list[str]
-    summary: str
-    formula: str
-    uses_fans: bool
-    shapes: str
-    fields: list[SchemeField]
-
-
-class FrameworkInitInfo(BaseModel):
-    """A framework-named initializer: its own fields and the canonical scheme it resolves to."""
-
-    model_config = _ANSWER
-    name: str = Field(description="as the framework spells it, prefixed keras., torch. or jax.")
-    framework: Literal["keras", "torch", "jax"]
-    aliases: list[str]
-    summary: str
-    source: str = Field(description="where the framework defines it (file:lines)")
-    layout: Literal[LAYOUTS] = Field(description="the layout used unless the request gives one")  # type: ignore[valid-type]
-    expansion: str = Field(description="the canonical scheme it resolves to, in terms of its own fields")
-    default_expansion: dict[str, Any] | None = Field(
-        description="the canonical init of the defaults; null when a field is required"
-    )
-    notes: str | None = Field(description="where we deviate from the framework's code, and why")
-    fields: list[SchemeField]
-
-
-class Catalogue(BaseModel):
-    model_config = _ANSWER
-    schemes: list[SchemeInfo]
-    initializers: list[FrameworkInitInfo] = Field(description="framework-named initializers accepted as init")
-    presets: list[PresetInfo] = Field(description="layer presets accepted as model entries")
-    layouts: list[str]
-    dtypes: list[str]
-    stream_version: str
-
-
-class FieldError(BaseModel):
-    """One invalid field of a refused request."""
-
-    model_config = _ANSWER
-    field: str = Field(description="the request field, dotted (e.g. init.scale); empty for the body as a whole")
-    message: str = Field(description="what is wrong with it, for a person")
-    type: str = Field(description="a short machine-readable code (Pydantic's error type or the service's error class)")
-
-
-class Problem(BaseModel):
-    """RFC 9457 problem details."""
-
-    model_config = ConfigDict(extra="allow")
-    type: str = "about:blank"
-    title: str
-    status: int
-    detail: str
-    instance: str | None = None
-    field: str | None = Field(None, description="the failing request field, dotted (e.g. init.scale)")
-    errors: list[FieldError] | None = Field(None, description="every invalid field (validation errors)")
-    request_id: str | None = None
-
-
-class Health(BaseModel):
-    model_config = _ANSWER
-    status: str
-
-
-# -- whole models (POST /v1/models/*) -----------------------------------------------------------------
-
-TensorName = Annotated[
-    str, Field(min_length=1, max_length=MAX_NAME_LENGTH, pattern=f"^{NAME_PATTERN}$", description="the full name")
-]
-
-
-def _preset_arg_field(arg: PresetArg) -> tuple[Any, Any]:
-    """A preset argument as a Pydantic field (the core checks it again, with the same rules)."""
-    bounds = {"ge": arg.minimum, "le": arg.maximum}
-    limits = {k: v for k, v in bounds.items() if v is not None}
-    integer = Annotated[int, Field(**limits), BeforeValidator(_no_bool_or_str)]
-    kind: Any
-    if arg.kind == "integer":
-        kind = integer
-    elif arg.kind == "boolean":
-        kind = StrictBool
-    elif arg.kind == "number":
-        kind = Annotated[float, Field(**limits, allow_inf_nan=False), BeforeValidator(_no_bool_or_str)]
-    elif arg.kind == "choice":
-        kind = Literal[arg.choices]  # type: ignore[valid-type]
-    else:  # an int or a list of ints, or one of the choices
-        kind = integer | Annotated[list[integer], Field(min_length=arg.length or 1, max_length=arg.length or MAX_RANK)]  # type: ignore[valid-type]
-        if arg.choices:
-            kind = kind | Literal[arg.choices]  # type: ignore[valid-type]
-    if arg.nullable:
-        kind = kind | None
-    default = ... if arg.required else (list(arg.default) if isinstance(arg.default, tuple) else arg.default)
-    return kind, Field(default, description=arg.description)
-
-
-def _preset_model(preset: Preset) -> type[BaseModel]:
-    framework, layer = preset.name.split(".", 1)
-    return create_model(
-        f"{framework.title()}{layer}Preset",
-        __config__=_STRICT,
-        __doc__=f"{preset.name}: {preset.summary}. Source: {preset.source}.",
-        preset=(Literal[preset.name], Field(description="the layer")),  # type: ignore[valid-type]
-        prefix=(
-            Annotated[str, Field(max_length=MAX_NAME_LENGTH, pattern=f"^({NAME_PATTERN})?$")],
-            Field(
-                "", description="prefix of the layer's tensor names (encoder.0 gives encoder.0.weight); may be empty"
-            ),
-        ),
-        **{arg.name: _preset_arg_field(arg) for arg in preset.args},
-    )
-
-
-PRESET_MODELS: dict[str, type[BaseModel]] = {name: _preset_model(preset) for name, preset in PRESETS.items()}
-PresetEntry = Annotated[Union[tuple(PRESET_MODELS.values())], Field(discriminator="preset")]  # type: ignore[valid-type]  # noqa: UP007
-
-
-class TensorEntry(BaseModel):
-    """One named tensor of a model."""
-
-    model_config = _STRICT
-
-    name: TensorName
-    shape: list[Dim] = Field(max_length=MAX_RANK, description="0 to 8 dims, each >= 1")
-    init: Init
-    layout: Literal[LAYOUTS] | None = Field(  # type: ignore[valid-type]
-        None, description="default: the model's layout, else the init's framework's, else keras"
-    )
-    fan_axes: FanAxes | None = Field(None, description="explicit fan axes instead of a layout")
-    dtype: Literal[DTYPES] | None = Field(None, description="default: the model's dtype")  # type: ignore[valid-type]
-
-
-def _entry_kind(value: Any) -> str:
-    if isinstance(value, dict):
-        return "preset" if "preset" in value else "tensor"
-    return "preset" if hasattr(value, "preset") else "tensor"
-
-
-ModelEntry = Annotated[
-    Union[Annotated[TensorEntry, Tag("tensor")], Annotated[PresetEntry, Tag("preset")]],  # noqa: UP007
-    Discriminator(_entry_kind),
-]
-
-
-class ModelRequest(BaseModel):
-    """A model: named tensors and layer presets, a model seed, a dtype and a default layout."""
-
-    model_config = ConfigDict(
-        extra="forbid",
-        json_schema_extra={
-            "examples": [
-                {
-                    "entries": [
-                        {"preset": "torch.Linear", "prefix": "encoder.0", "in_features": 784, "out_features": 256},
-                        {"name": "head.weight", "shape": [10, 256], "init": {"scheme": "torch.xavier_uniform_"}},
-                    ],
-                    "seed": 7,
-                    "dtype": "float32",
-                }
-            ]
-        },
-    )
-
-    entries: list[ModelEntry] = Field(  # type: ignore[valid-type]
-        min_length=1, max_length=MAX_ENTRIES, description="named tensors and layer presets, in any order"
-    )
-    seed: Seed | None = Field(
-        None, description="the model seed; tensor `name` gets the seed derived from it and its name"
-    )
-    dtype: Literal[DTYPES] = "float32"  # type: ignore[valid-type]
-    layout: Literal[LAYOUTS] | None = Field(  # type: ignore[valid-type]
-        None, description="default layout of the named tensors (presets use their framework's)"
-    )
-
-
-class ModelTensorStats(BaseModel):
-    """One tensor of a model, as made."""
-
-    model_config = _ANSWER
-    name: str
-    entry: int = Field(description="index of the request entry that made it")
-    preset: str | None = Field(description="the preset that made it; null for a named tensor")
-    shape: list[int]
-    dtype: Literal[(*DTYPES, "int64")]  # type: ignore[valid-type]
-    layout: Literal[LAYOUTS] | None  # type: ignore[valid-type]
-    fan_axes: FanAxes | None
-    seed: int = Field(description="derived from the model seed and the name")
-    init: Init = Field(description="the canonical scheme with every default filled in")
-    requested_init: Init | None = Field(description="the framework-named init as asked; null if canonical")  # type: ignore[valid-type]
-    fan_in: int | None
-    fan_out: int | None
-    stats: Stats
-
-
-class ModelStatsAnswer(BaseModel):
-    """The model's manifest: every tensor, its init, seed and statistics, no data (POST /v1/models/stats)."""
-
-    model_config = _ANSWER
-    seed: int
-    dtype: Literal[DTYPES]  # type: ignore[valid-type]
-    stream_version: str
-    count: int = Field(description="elements in all")
-    nbytes: int = Field(description="bytes of tensor data in all")
-    tensors: list[ModelTensorStats]
-
-
-class PresetArgInfo(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    name: str
-    kind: Literal["integer", "boolean", "integers", "number", "choice"]
-    required: bool
-    default: Any = None
-    description: str
-    minimum: float | None = None
-    maximum: float | None = None
-    nullable: bool | None = None
-    choices: list[str] | None = None
-    length: int | None = None
-
-
-class PresetInfo(BaseModel):
-    """A layer preset: its constructor arguments and the tensors an example makes."""
-
-    model_config = ConfigDict(extra="forbid")
-    name: str
-    framework: Literal["torch", "keras", "flax"]
-    summary: str
-    source: str
-    args: list[PresetArgInfo]
-    example: dict[str, Any] = Field(description="example arguments and the tensors they make")
-
-
-Catalogue.model_rebuild()
+    return Response(json_answer.model_answer(model, fields), media_type=json_answer.MEDIA_TYPE)
+
+
+@router.post(
+    "/v1/models/safetensors",
+    operation_id="create_model_safetensors",
+    summary="Generate a model, answered as a safetensors file",
+    response_class=Response,
+    responses=binary_answer(
+        "The model's tensors as safetensors (official loaders: safetensors.numpy for float types, "
+        "safetensors.torch or flax for BF16), sorted by dtype alignment and name. " + SAFETENSORS_METADATA,
+        safetensors.MEDIA_TYPE,
+        FILE_HEADERS,
+    ),
+)
+async def create_model_safetensors(request: Request, body: ModelRequest, runtime: RuntimeDep) -> Response:
+    model = _resolve(runtime, body)
+    echo = request_echo(body, model.spec.seed)
+    return await safetensors_answer(runtime, request, model.tensors, echo, model.spec.seed, "model.safetensors")
+
+
+@router.post(
+    "/v1/models/npz",
+    operation_id="create_model_npz",
+    summary="Generate a model, answered as an .npz file (numpy.load)",
+    response_class=Response,
+    responses=binary_answer(
+        "The model's tensors as NPZ (a stored ZIP of .npy members, as numpy.savez writes), members sorted by "
+        "name. No bfloat16 (NPY has none): use safetensors.",
+        npz.MEDIA_TYPE,
+        FILE_HEADERS,
+    ),
+)
+async def create_model_npz(request: Request, body: ModelRequest, runtime: RuntimeDep) -> Response:
+    model = _resolve(runtime, body)
+    tensors = list(tensors_by_name(model))
+    for tensor in tensors:
+        if tensor.plan.spec.dtype == "bfloat16":
+            field = "dtype" if body.dtype == "bfloat16" else f"entries.{tensor.entry}.dtype"
+            raise ParameterError(
+                "NPY (and so NPZ) has no bfloat16 type; request POST /v1/models/safetensors for bfloat16", field
+            )
+    try:
+        writer = npz.NpzWriter([(t.name, t.plan.numpy_dtype, t.plan.shape) for t in tensors])
+    except ValueError as exc:
+        raise TooLargeError(f"{exc}; use POST /v1/models/safetensors", "entries") from exc
+    plans = [t.plan for t in tensors]
+    ahead = runtime.lookahead(plans)
+    lease = await runtime.admit(request, plans, ahead)
+
+    async def stream(client_gone: asyncio.Future[None]) -> Parts:
+        current = -1
+        async for index, block in runtime.blocks(plans, ahead, False, client_gone):
+            if index != current:
+                if current >= 0:
+                    yield writer.end()
+                yield writer.begin(index)
+                current = index
+            view = npy.body_view(block.values)
+            writer.update(view)
+            yield view
+        yield writer.end()
+        yield writer.finish()
+
+    headers = {
+        "Content-Disposition": 'attachment; filename="model.npz"',
+        "Content-Length": str(writer.total_size),
+        "X-Init-Seed": str(model.spec.seed),
+        "X-Init-Stream": model.spec.stream,
+        "X-Init-Stream-Version": STREAM_VERSIONS[model.spec.stream],
+    }
+    return StreamedResponse(stream, headers, npz.MEDIA_TYPE, lease)

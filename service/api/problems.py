@@ -14,7 +14,7 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
-from service.api.models import INIT_MODELS, PRESET_MODELS
+from service.api.schemas import INIT_MODELS, PRESET_MODELS
 from service.core import InitError, TooLargeError
 
 MEDIA_TYPE = "application/problem+json"

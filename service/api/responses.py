@@ -2,7 +2,9 @@
 
 Both hand the server memoryviews of the arrays (no copy) and neither runs a task group: when a client
 leaves, nothing is cancelled, so no traceback keeps a frame, and the block of memory it refers to,
-alive until the cyclic garbage collector runs. Every block of an answer is freed when the answer ends.
+alive until the cyclic garbage collector runs. Every block of an answer is freed when the answer ends,
+and its share of the generation budget (its ``Lease``) is given back there, whether the answer was
+sent whole, failed or its client left: the one place a lease ends once a response holds it.
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ from contextlib import aclosing
 
 from starlette.responses import Response
 from starlette.types import Message, Receive, Scope, Send
+
+from service.api.admission import FREE, Lease
 
 #: Largest piece of a buffered body handed to the server at once: the server waits for the socket to
 #: drain between pieces, so a slow reader never makes it copy a whole tensor into its write buffer.
@@ -30,20 +34,27 @@ class BuffersResponse(Response):
     """A body of ready buffers (the NPY header, the array's memory), sent as they are: no copy,
     no thread hop per part (StreamingResponse iterates a plain iterator on a worker thread)."""
 
-    def __init__(self, parts: tuple[bytes | memoryview, ...], headers: dict[str, str], media_type: str) -> None:
-        super().__init__(headers=headers, media_type=media_type)  # headers carry the Content-Length
+    def __init__(
+        self, parts: tuple[bytes | memoryview, ...], headers: dict[str, str], media_type: str, lease: Lease = FREE
+    ) -> None:
+        super().__init__(headers=headers, media_type=media_type)
+        self.headers["Content-Length"] = str(sum(len(part) for part in parts))
         self.parts = parts
+        self.lease = lease
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        await send({"type": "http.response.start", "status": self.status_code, "headers": self.raw_headers})
-        pieces = [
-            part[start : start + SEND_BYTES] if len(part) > SEND_BYTES else part
-            for part in self.parts
-            for start in range(0, max(len(part), 1), SEND_BYTES)
-        ]
-        last = len(pieces) - 1
-        for index, piece in enumerate(pieces):
-            await send(_body(piece, index < last))
+        try:
+            await send({"type": "http.response.start", "status": self.status_code, "headers": self.raw_headers})
+            pieces = [
+                part[start : start + SEND_BYTES] if len(part) > SEND_BYTES else part
+                for part in self.parts
+                for start in range(0, max(len(part), 1), SEND_BYTES)
+            ]
+            last = len(pieces) - 1
+            for index, piece in enumerate(pieces):
+                await send(_body(piece, index < last))
+        finally:
+            self.lease.release()
 
 
 class ClientGone(Exception):
@@ -67,10 +78,15 @@ class StreamedResponse(Response):
     has gone."""
 
     def __init__(
-        self, make_parts: Callable[[asyncio.Future[None]], Parts], headers: dict[str, str], media_type: str
+        self,
+        make_parts: Callable[[asyncio.Future[None]], Parts],
+        headers: dict[str, str],
+        media_type: str,
+        lease: Lease = FREE,
     ) -> None:
         super().__init__(headers=headers, media_type=media_type)  # headers carry the Content-Length
         self.make_parts = make_parts
+        self.lease = lease
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         client_gone = asyncio.ensure_future(_disconnect(receive))
@@ -86,3 +102,4 @@ class StreamedResponse(Response):
             return
         finally:
             client_gone.cancel()
+            self.lease.release()

@@ -17,8 +17,8 @@ from fastapi import FastAPI
 from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from service.api.answers import NPY_HEADERS
 from service.api.problems import MEDIA_TYPE, problem_body
-from service.api.tensors import NPY_HEADERS
 
 PROTECTED_PREFIX = "/v1/"
 BEARER_SCHEME = "bearerAuth"

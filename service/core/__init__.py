@@ -19,9 +19,11 @@ from service.core.errors import InitError, LayoutError, ParameterError, ShapeErr
 from service.core.fans import LAYOUTS, FanAxes, Fans, compute_fans
 from service.core.gains import calculate_gain
 from service.core.plan import MAX_RANK, MAX_SEED, TensorPlan, TensorSpec, plan_tensor
+from service.core.resolve import resolve_model, resolve_tensor
 from service.core.schemes import SCHEMES, Init, catalogue, resolve_init
 from service.core.sources import STREAM_VERSION
 from service.core.stats import Comparison, Empirical
+from service.core.streams.names import DEFAULT_STREAM, STREAMS
 
 __all__ = [
     "DTYPES",
@@ -29,6 +31,7 @@ __all__ = [
     "MAX_RANK",
     "MAX_SEED",
     "SCHEMES",
+    "STREAMS",
     "STREAM_VERSION",
     "TRUNCATED_STD_AT_2",
     "Comparison",
@@ -52,6 +55,8 @@ __all__ = [
     "make_tensor",
     "plan_tensor",
     "resolve_init",
+    "resolve_model",
+    "resolve_tensor",
 ]
 
 
@@ -64,16 +69,24 @@ def make_tensor(
     dtype: str = "float32",
     threads: int | None = None,
     params: Mapping[str, object] | None = None,
+    stream: str = DEFAULT_STREAM,
 ) -> Generated:
-    """Plan and generate one tensor with its statistics (a convenience for library use).
+    """Resolve and generate one tensor with its statistics (a convenience for library use): the same
+    request, answered the same way, as ``POST /v1/tensors``.
 
     ``scheme`` is a canonical scheme or a framework-named initializer (``torch.kaiming_uniform_``) with
     its own ``params``; ``layout`` None: the framework's layout for a framework-named one, else keras.
     """
-    from service.core.frameworks import resolve_any
-
-    resolved = resolve_any(scheme, params, len(shape))
-    layout = layout if layout is not None else resolved.layout or "keras"
-    plan = plan_tensor(TensorSpec(tuple(shape), resolved.init, seed, dtype, layout))  # type: ignore[arg-type]
+    request: dict[str, object] = {
+        "shape": list(shape),
+        "init": {"scheme": scheme, **(params or {})},
+        "seed": seed,
+        "dtype": dtype,
+        "stream": stream,
+    }
+    if isinstance(layout, FanAxes):
+        request["fan_axes"] = {"in_axis": layout.in_axis, "out_axis": layout.out_axis, "batch_axis": layout.batch_axis}
+    elif layout is not None:
+        request["layout"] = layout
     with Engine(threads) as engine:
-        return engine.generate(plan)
+        return engine.generate(resolve_tensor(request))

@@ -12,8 +12,9 @@ scheme, with its moments, and each filled range, a constant.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
-from typing import Final
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Final
 
 import ml_dtypes
 import numpy as np
@@ -25,6 +26,7 @@ from service.core.fans import LAYOUTS, FanAxes, Fans, Layout, compute_fans
 from service.core.schemes import SCHEMES, Context, Init
 from service.core.sources import ConstantSource, FilledSource, PointsSource, Source, WholeSource
 from service.core.stats import sum_scale
+from service.core.streams.names import DEFAULT_STREAM, STREAM_VERSIONS, STREAMS
 
 MAX_RANK: Final[int] = 8
 MAX_SEED: Final[int] = 2**53 - 1
@@ -53,6 +55,10 @@ class TensorSpec:
     dtype: str = "float32"
     layout: Layout | FanAxes = "keras"
     fills: tuple[Fill, ...] = ()
+    stream: str = DEFAULT_STREAM
+    #: The framework-named initializer as asked (``{"scheme": "torch.kaiming_uniform_", "a": ...}``, every
+    #: default filled in), None for a canonical scheme: a framework stream calls that very function.
+    requested: Mapping[str, Any] | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)
@@ -81,6 +87,10 @@ class TensorPlan:
         """Whether the values are computed all at once (orthogonal's QR, sparse's mask)."""
         source = self.source.inner if isinstance(self.source, FilledSource) else self.source
         return isinstance(source, WholeSource)
+
+    @property
+    def stream_version(self) -> str:
+        return STREAM_VERSIONS[self.spec.stream]
 
     @property
     def sum_scale(self) -> float:
@@ -112,6 +122,8 @@ def plan_tensor(spec: TensorSpec, max_elements: int | None = None) -> TensorPlan
         )
     if isinstance(spec.seed, bool) or not isinstance(spec.seed, int) or not 0 <= spec.seed <= MAX_SEED:
         raise ParameterError(f"seed must be an integer from 0 to 2^53 - 1, got {spec.seed!r}", "seed")
+    if spec.stream not in STREAMS:
+        raise ParameterError(f"unknown stream {spec.stream!r}; expected one of {', '.join(STREAMS)}", "stream")
     if not isinstance(spec.layout, FanAxes) and spec.layout not in LAYOUTS:
         raise LayoutError(f"unknown layout {spec.layout!r}; expected one of {', '.join(LAYOUTS)}", "layout")
     fills = _check_fills(spec.fills, count)

@@ -13,8 +13,9 @@ from typing import Any
 import numpy as np
 import orjson
 
-from service.core import STREAM_VERSION, Comparison, Empirical, FanAxes, TensorPlan
+from service.core import Comparison, Empirical, FanAxes, TensorPlan
 from service.core.model import ModelPlan, ModelTensor
+from service.core.streams.names import SEQUENTIAL_STREAMS, STREAM_VERSIONS
 
 MEDIA_TYPE = "application/json"
 
@@ -59,10 +60,8 @@ def answer(
     empirical: Empirical,
     comparison: Comparison,
     data: np.ndarray | None,
-    requested: dict[str, Any] | None = None,
 ) -> bytes:
-    """The JSON answer; ``data`` (any shape) is written flat, in C order, when given; ``requested``:
-    the framework-named init as asked (None when the request named a canonical scheme)."""
+    """The JSON answer; ``data`` (any shape) is written flat, in C order, when given."""
     spec = plan.spec
     body: dict[str, Any] = {
         "shape": list(spec.shape),
@@ -70,10 +69,11 @@ def answer(
         **layout_fields(plan),
         "seed": spec.seed,
         "init": spec.init.as_dict(),
-        "requested_init": requested,
+        "requested_init": spec.requested,
         "fan_in": plan.fans.fan_in if plan.fans else None,
         "fan_out": plan.fans.fan_out if plan.fans else None,
-        "stream_version": STREAM_VERSION,
+        "stream": spec.stream,
+        "stream_version": plan.stream_version,
         "stats": stats_fields(plan, empirical, comparison),
     }
     if data is not None:
@@ -98,7 +98,7 @@ def model_tensor_fields(
         **layout_fields(plan),
         "seed": plan.spec.seed,
         "init": plan.spec.init.as_dict(),
-        "requested_init": tensor.requested,
+        "requested_init": plan.spec.requested,
         "fan_in": plan.fans.fan_in if plan.fans else None,
         "fan_out": plan.fans.fan_out if plan.fans else None,
         "stats": stats_fields(plan, empirical, comparison),
@@ -110,7 +110,9 @@ def model_answer(model: ModelPlan, tensors: list[dict[str, Any]]) -> bytes:
     body = {
         "seed": model.spec.seed,
         "dtype": model.spec.dtype,
-        "stream_version": STREAM_VERSION,
+        "stream": model.spec.stream,
+        "stream_version": STREAM_VERSIONS[model.spec.stream],
+        "shared_generator": model.spec.stream in SEQUENTIAL_STREAMS,
         "count": model.count,
         "nbytes": model.nbytes,
         "tensors": tensors,

@@ -69,7 +69,7 @@ def test_a_cancelled_waiter_leaves_the_line() -> None:
 )
 def test_a_full_budget_answers_503_with_retry_after(path: str, shape: list[int]) -> None:
     with app_client(generation_budget_bytes=1 << 20, admission_timeout=0.05) as client:
-        admission = client.app.state.admission  # type: ignore[attr-defined]
+        admission = client.app.state.runtime.admission  # type: ignore[attr-defined]
         assert admission.capacity == 1 << 20
         admission.in_use = admission.capacity  # every byte held by someone else
         response = client.post(path, json=tensor_request(shape))
@@ -86,4 +86,4 @@ def test_a_full_budget_answers_503_with_retry_after(path: str, shape: list[int])
 
 def test_default_budget_follows_max_elements() -> None:
     with app_client(max_elements=1 << 20) as client:
-        assert client.app.state.admission.capacity == 4 << 20  # type: ignore[attr-defined]
+        assert client.app.state.runtime.admission.capacity == 4 << 20  # type: ignore[attr-defined]

@@ -143,7 +143,7 @@ def check_safetensors(body: Drained, model: dict[str, Any]) -> None:
     assert 8 + size <= len(body.head), "the header is longer than the first MiB"
     header = json.loads(bytes(body.head[8 : 8 + size]))
     metadata = header.pop("__metadata__")
-    assert set(metadata) == {"request", "stream_version", "tensors"}
+    assert set(metadata) == {"request", "stream", "stream_version", "tensors"}
     assert json.loads(metadata["request"])["seed"] == model["seed"]
     assert max(t["data_offsets"][1] for t in header.values()) == body.size - 8 - size == model_bytes(model)
     assert {t["dtype"] for t in header.values()} == {"F32"}

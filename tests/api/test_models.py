@@ -86,7 +86,8 @@ def test_safetensors_npz_and_manifest_agree(client: TestClient) -> None:
         assert empirical["max"] == float(array.max()) and empirical["min"] == float(array.min())
     assert manifest["count"] == sum(a.size for a in tensors.values())
     assert manifest["nbytes"] == sum(a.nbytes for a in tensors.values())
-    assert manifest["stream_version"] == STREAM_VERSION
+    assert manifest["stream"] == "initserve-1" and manifest["stream_version"] == STREAM_VERSION
+    assert manifest["shared_generator"] is False
 
 
 def test_layer_values_follow_their_framework(client: TestClient) -> None:
@@ -138,8 +139,8 @@ def test_reordering_entries_changes_no_tensor(client: TestClient) -> None:
 def test_safetensors_metadata_carries_request_inits_and_statistics(client: TestClient) -> None:
     answer = _post(client, "/v1/models/safetensors", {**MODEL, "seed": None})
     metadata = _safetensors_header(answer.content)["__metadata__"]
-    assert set(metadata) == {"request", "stream_version", "tensors"}  # mixed layouts: no `format`
-    assert metadata["stream_version"] == STREAM_VERSION
+    assert set(metadata) == {"request", "stream", "stream_version", "tensors"}  # mixed layouts: no `format`
+    assert metadata["stream"] == "initserve-1" and metadata["stream_version"] == STREAM_VERSION
     request = json.loads(metadata["request"])
     seed = int(answer.headers["X-Init-Seed"])
     assert request["seed"] == seed and request["entries"] == MODEL["entries"]

@@ -40,6 +40,7 @@ NPY_HEADERS = {
     "X-Init-Seed",
     "X-Init-Fan-In",
     "X-Init-Fan-Out",
+    "X-Init-Stream",
     "X-Init-Stream-Version",
     "X-Init-Theoretical-Variance",
     "X-Init-Empirical-Mean",

@@ -48,7 +48,7 @@ async def test_readyz_is_503_until_the_lifespan_has_started() -> None:
             not_ready = await c.get("/readyz")
             alive = await c.get("/healthz")
     finally:
-        app.state.engine.close()
+        app.state.runtime.engine.close()
     assert not_ready.status_code == 503
     problem_of(not_ready)
     assert alive.status_code == 200  # liveness does not wait for readiness
@@ -58,7 +58,7 @@ def test_not_ready_after_shutdown() -> None:
     app = create_app(settings())
     with TestClient(app) as c:
         assert c.get("/readyz").status_code == 200
-    assert app.state.ready is False
+    assert app.state.runtime.ready is False
 
 
 # -- metrics --------------------------------------------------------------------------------------------------

@@ -27,6 +27,7 @@ ANSWER_FIELDS = {
     "init",
     "fan_in",
     "fan_out",
+    "stream",
     "stream_version",
     "stats",
     "data",
@@ -68,7 +69,7 @@ def test_json_answer_has_every_field(client: TestClient) -> None:
     assert answer["init"] == {"scheme": "he", "distribution": "normal", "mode": "fan_in", "negative_slope": 0.0}
     assert answer["requested_init"] is None
     assert (answer["fan_in"], answer["fan_out"]) == (64, 32)
-    assert answer["stream_version"] == STREAM_VERSION
+    assert answer["stream"] == "initserve-1" and answer["stream_version"] == STREAM_VERSION
     assert len(answer["data"]) == 64 * 32
 
 

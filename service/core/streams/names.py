@@ -1,0 +1,23 @@
+"""The streams a request can choose, and the version each answer names (PRODUCT.md, "Streams").
+
+The stream decides the numbers; the distribution and the fans are the request's. ``initserve-1``
+is the chunked PCG64 stream of ``service.core.sources``; ``torch`` and ``torch-default`` are
+PyTorch 2.13.0's CPU generator after ``torch.manual_seed(seed)`` (its AVX2/AVX-512 kernels, and its
+``ATEN_CPU_CAPABILITY=default`` kernels), re-implemented in ``service.core.streams.torch``.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+#: Every stream and the version its answers name (``stream_version``, ``X-Init-Stream-Version``).
+STREAM_VERSIONS: Final[dict[str, str]] = {
+    "initserve-1": "1",
+    "torch": "2.13.0",
+    "torch-default": "2.13.0",
+}
+STREAMS: Final[tuple[str, ...]] = tuple(STREAM_VERSIONS)
+#: The stream of a request that names none.
+DEFAULT_STREAM: Final[str] = "initserve-1"
+#: Streams that draw from one sequential generator: a model's tensors share it, in entry order.
+SEQUENTIAL_STREAMS: Final[frozenset[str]] = frozenset({"torch", "torch-default"})
