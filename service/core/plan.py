@@ -26,7 +26,7 @@ from service.core.fans import LAYOUTS, FanAxes, Fans, Layout, compute_fans
 from service.core.schemes import SCHEMES, Context, Init
 from service.core.sources import ConstantSource, FilledSource, PointsSource, Source, WholeSource
 from service.core.stats import sum_scale
-from service.core.streams.names import DEFAULT_STREAM, STREAM_VERSIONS, STREAMS
+from service.core.streams.names import DEFAULT_STREAM, SEQUENTIAL_STREAMS, STREAM_VERSIONS, STREAMS
 
 MAX_RANK: Final[int] = 8
 MAX_SEED: Final[int] = 2**53 - 1
@@ -87,6 +87,12 @@ class TensorPlan:
         """Whether the values are computed all at once (orthogonal's QR, sparse's mask)."""
         source = self.source.inner if isinstance(self.source, FilledSource) else self.source
         return isinstance(source, WholeSource)
+
+    @property
+    def whole_bytes(self) -> int:
+        """The memory a tensor computed whole holds while it is computed (0 for a chunked one)."""
+        source = self.source.inner if isinstance(self.source, FilledSource) else self.source
+        return source.peak_bytes * self.count if isinstance(source, WholeSource) else 0
 
     @property
     def stream_version(self) -> str:
@@ -158,14 +164,19 @@ def plan_tensor(spec: TensorSpec, max_elements: int | None = None) -> TensorPlan
             f"dtype {spec.dtype} needs an integral value; use a float dtype for a fractional constant", "dtype"
         )
     check_range(recipe.moments, recipe.reach, spec.dtype)
+    source = recipe.source
+    if spec.stream in SEQUENTIAL_STREAMS:
+        from service.core.streams.sequential import tensor_source  # numba kernels: loaded on first use
+
+        source = tensor_source(spec, fans)
     if not fills:
-        return TensorPlan(spec, fans, recipe.moments, recipe.source, numpy_dtype(spec.dtype), sampling)
+        return TensorPlan(spec, fans, recipe.moments, source, numpy_dtype(spec.dtype), sampling)
     _check_fill_values(fills, spec.dtype)
     moments = filled_moments(recipe.moments, recipe.source, count, fills)
     if not math.isfinite(moments.variance):
         raise ParameterError("the fill values and the scheme's values are too far apart for float64", "fills")
     source = FilledSource(
-        recipe.source,
+        source,
         tuple(f.start for f in fills),
         tuple(f.stop for f in fills),
         tuple(f.value for f in fills),

@@ -27,8 +27,8 @@ from __future__ import annotations
 
 import math
 import secrets
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
 from typing import Any
 
 from service.core.errors import InitError, LayoutError, ParameterError, TooLargeError
@@ -38,6 +38,7 @@ from service.core.model import ModelLimits, ModelPlan, ModelSpec, ModelTensor, c
 from service.core.plan import MAX_SEED, TensorPlan, TensorSpec, plan_tensor
 from service.core.presets import expand
 from service.core.seeds import derive_seed
+from service.core.sources import FilledSource, Source
 from service.core.streams.names import DEFAULT_STREAM, SEQUENTIAL_STREAMS
 
 _TENSOR_FIELDS = frozenset({"shape", "layout", "fan_axes", "init", "seed", "dtype", "stream"})
@@ -102,6 +103,8 @@ def resolve_model(request: Mapping[str, Any], limits: ModelLimits | None = None)
         except InitError as exc:
             raise _under(exc, f"entries.{item.entry}") from exc
         tensors.append(ModelTensor(item.name, plan, item.entry, item.preset))
+    if model.stream in SEQUENTIAL_STREAMS:
+        tensors = _on_one_generator(entries, tensors, model.dtype)
     planned = ModelPlan(model, tuple(tensors))
     if planned.nbytes > limits.max_bytes:
         raise TooLargeError(f"the model has {planned.nbytes} bytes, over the limit of {limits.max_bytes}", "entries")
@@ -182,6 +185,21 @@ def _under(error: InitError, where: str) -> InitError:
 
 
 # -- models ------------------------------------------------------------------------------------------------
+
+
+def _on_one_generator(
+    entries: Sequence[Mapping[str, Any]], tensors: list[ModelTensor], dtype: str
+) -> list[ModelTensor]:
+    """The model's tensors drawn from one generator in entry order (a sequential stream)."""
+    from service.core.streams.sequential import model_sources  # numba kernels: loaded on first use
+
+    sources = model_sources(entries, [(t.name, t.entry, t.plan.spec, t.plan.fans) for t in tensors], dtype)
+    return [replace(t, plan=replace(t.plan, source=_with_fills(t.plan.source, sources[t.name]))) for t in tensors]
+
+
+def _with_fills(planned: Source, drawn: Source) -> Source:
+    """``drawn`` in place of the planned source, under the planned fills if any."""
+    return replace(planned, inner=drawn) if isinstance(planned, FilledSource) else drawn
 
 
 @dataclass(frozen=True)

@@ -86,9 +86,12 @@ class PointsSource:
 
 @dataclass
 class WholeSource:
-    """A tensor that can only be computed whole (orthogonal, sparse): made once, on first use."""
+    """A tensor that can only be computed whole (orthogonal, sparse, a sequential stream's): made once, on
+    first use. ``peak_bytes``: the memory its computation holds at its peak, per element (orthogonal: about
+    five float64 copies; a sequential stream: the tensor, its 32-bit draws and a float64 copy)."""
 
     compute: Callable[[], np.ndarray]
+    peak_bytes: int = 5 * 8
     _flat: np.ndarray | None = field(default=None, init=False, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
 
