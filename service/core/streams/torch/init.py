@@ -28,7 +28,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Final, Literal, Protocol
+from typing import Any, Final, Literal, Protocol, cast
 
 import ml_dtypes
 import numpy as np
@@ -79,7 +79,7 @@ def cast_scalar(value: float, dtype: np.dtype) -> np.generic:
     go through float (``c10::Half(float)``, ``c10::BFloat16(float)``), so they are rounded twice."""
     with np.errstate(over="ignore"):
         if dtype in _HALF_TYPES:
-            return np.asarray(np.float32(value)).astype(dtype)[()]
+            return cast(np.generic, np.asarray(np.float32(value)).astype(dtype)[()])
         return dtype.type(value)
 
 

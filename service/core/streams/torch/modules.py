@@ -102,7 +102,7 @@ def _canonical_draw(tensor: PresetTensor) -> Draw:
     """A Keras or Flax preset's tensor: its initializer resolved to the canonical scheme, through torch."""
     resolved = resolve_any(tensor.init, tensor.params, len(tensor.shape))
     layout = tensor.layout
-    fans = compute_fans(tensor.shape, layout) if resolved.init.scheme in _FAN_SCHEMES else None
+    fans = compute_fans(tensor.shape, layout) if resolved.init.scheme in _FAN_SCHEMES else None  # type: ignore[arg-type]
     return Draw(
         tensor.name, tensor.shape, canonical_call(resolved.init, fans, tensor.shape, layout), tensor.dtype, tensor.fills
     )
