@@ -768,11 +768,11 @@ def log1p(x: float) -> float:
 
 
 # sysdeps/ieee754/dbl-64/s_sin.c and usncs.h (IBM Accurate Mathematical Library).
-_S1 = float.fromhex("-0x1.5555555555555p-3")
-_S2 = float.fromhex("0x1.1111111110ECEp-7")
-_S3 = float.fromhex("-0x1.A01A019DB08B8p-13")
-_S4 = float.fromhex("0x1.71DE27B9A7ED9p-19")
-_S5 = float.fromhex("-0x1.ADDFFC2FCDF59p-26")
+_TS1 = float.fromhex("-0x1.5555555555555p-3")
+_TS2 = float.fromhex("0x1.1111111110ECEp-7")
+_TS3 = float.fromhex("-0x1.A01A019DB08B8p-13")
+_TS4 = float.fromhex("0x1.71DE27B9A7ED9p-19")
+_TS5 = float.fromhex("-0x1.ADDFFC2FCDF59p-26")
 _BIG = float.fromhex("0x1.8000000000000p45")
 _HP0 = float.fromhex("0x1.921FB54442D18p0")
 _HP1 = float.fromhex("0x1.1A62633145C07p-54")
@@ -792,7 +792,7 @@ _CS6 = 1.38888874007937613028114285595617e-03
 @njit(cache=True)
 def _taylor_sin(xx: float, a: float, da: float) -> float:
     """TAYLOR_SIN (s_sin.c): a - a^3/3! + ... + (1 - a^2) * da / 2."""
-    poly = fma(fma(fma(fma(_S5, xx, _S4), xx, _S3), xx, _S2), xx, _S1)
+    poly = fma(fma(fma(fma(_TS5, xx, _TS4), xx, _TS3), xx, _TS2), xx, _TS1)
     t = fma(fma(poly, a, -(0.5 * da)), xx, da)
     return a + t
 
