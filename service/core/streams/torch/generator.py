@@ -53,70 +53,71 @@ from numba import njit
 from service.core.kernels import mt19937
 from service.core.kernels.fma import fma
 
-try:  # ATen's AVX2 float32 polynomials, bit for bit
-    from service.core.kernels.avx_mathfun import log256_ps, sincos256_ps
+# The exact math comes from its own modules; until one exists (or lacks a function), a stand-in keeps the rest
+# of this module usable: the float32 stand-ins are not bit-exact, the float64 ones call the process's libm (the
+# glibc functions torch itself calls, so bit-exact wherever our glibc is torch's).
 
-    EXACT_AVX2_MATH: bool = True
+
+@njit(cache=True)
+def _log_f32(x: np.float32) -> np.float32:
+    """Stand-in (not bit-exact): float32 of the float64 logarithm."""
+    return np.float32(math.log(np.float64(x)))
+
+
+@njit(cache=True)
+def _sincos_f32(x: np.float32) -> tuple[np.float32, np.float32]:
+    """Stand-in (not bit-exact): float32 of the float64 sine and cosine."""
+    return np.float32(math.sin(np.float64(x))), np.float32(math.cos(np.float64(x)))
+
+
+@njit(cache=True)
+def _libm_log(x: float) -> float:
+    """libm ``log``."""
+    return math.log(x)
+
+
+@njit(cache=True)
+def _libm_log1p(x: float) -> float:
+    """libm ``log1p``."""
+    return math.log1p(x)
+
+
+@njit(cache=True)
+def _libm_sin(x: float) -> float:
+    """libm ``sin``."""
+    return math.sin(x)
+
+
+@njit(cache=True)
+def _libm_cos(x: float) -> float:
+    """libm ``cos``."""
+    return math.cos(x)
+
+
+try:
+    from service.core.kernels import avx_mathfun as _avx
 except ImportError:  # pragma: no cover - only while the module is being written
-    EXACT_AVX2_MATH = False
-
-    @njit(cache=True)
-    def log256_ps(x: np.float32) -> np.float32:
-        """Stand-in (not bit-exact): float32 of the float64 logarithm."""
-        return np.float32(math.log(np.float64(x)))
-
-    @njit(cache=True)
-    def sincos256_ps(x: np.float32) -> tuple[np.float32, np.float32]:
-        """Stand-in (not bit-exact): float32 of the float64 sine and cosine."""
-        return np.float32(math.sin(np.float64(x))), np.float32(math.cos(np.float64(x)))
-
-
-try:  # glibc's float32 logf / sincosf, bit for bit
-    from service.core.kernels.glibc_math import logf, sincosf
-
-    EXACT_GLIBC_FLOAT32_MATH: bool = True
+    _avx = None
+try:
+    from service.core.kernels import glibc_math as _glibc
 except ImportError:  # pragma: no cover - only while the module is being written
-    EXACT_GLIBC_FLOAT32_MATH = False
+    _glibc = None
 
-    @njit(cache=True)
-    def logf(x: np.float32) -> np.float32:
-        """Stand-in (not bit-exact): float32 of the float64 logarithm."""
-        return np.float32(math.log(np.float64(x)))
+#: ATen's AVX2 ``log256_ps`` / ``sincos256_ps`` per lane (:mod:`service.core.kernels.avx_mathfun`).
+log256_ps = getattr(_avx, "log256_ps", _log_f32)
+sincos256_ps = getattr(_avx, "sincos256_ps", _sincos_f32)
+#: glibc's float32 ``logf`` / ``sincosf`` and float64 ``log`` / ``log1p`` / ``sin`` / ``cos`` (glibc_math).
+logf = getattr(_glibc, "logf", _log_f32)
+sincosf = getattr(_glibc, "sincosf", _sincos_f32)
+log = getattr(_glibc, "log", _libm_log)
+log1p = getattr(_glibc, "log1p", _libm_log1p)
+sin = getattr(_glibc, "sin", _libm_sin)
+cos = getattr(_glibc, "cos", _libm_cos)
 
-    @njit(cache=True)
-    def sincosf(x: np.float32) -> tuple[np.float32, np.float32]:
-        """Stand-in (not bit-exact): float32 of the float64 sine and cosine."""
-        return np.float32(math.sin(np.float64(x))), np.float32(math.cos(np.float64(x)))
-
-
-try:  # glibc's float64 log / log1p / sin / cos, bit for bit on every machine
-    from service.core.kernels.glibc_math import cos, log, log1p, sin
-
-    EXACT_GLIBC_FLOAT64_MATH: bool = True
-except ImportError:
-    # numba's math.log/log1p/sin/cos call the process's libm: the same glibc functions torch calls, so
-    # bit-exact wherever our glibc is torch's (and glibc's double log, sin, cos have not changed since 2.28).
-    EXACT_GLIBC_FLOAT64_MATH = False
-
-    @njit(cache=True)
-    def log(x: float) -> float:
-        """libm ``log``."""
-        return math.log(x)
-
-    @njit(cache=True)
-    def log1p(x: float) -> float:
-        """libm ``log1p``."""
-        return math.log1p(x)
-
-    @njit(cache=True)
-    def sin(x: float) -> float:
-        """libm ``sin``."""
-        return math.sin(x)
-
-    @njit(cache=True)
-    def cos(x: float) -> float:
-        """libm ``cos``."""
-        return math.cos(x)
+#: Whether each family is the exact re-implementation (else a stand-in, see above).
+EXACT_AVX2_MATH: Final[bool] = log256_ps is not _log_f32 and sincos256_ps is not _sincos_f32
+EXACT_GLIBC_FLOAT32_MATH: Final[bool] = logf is not _log_f32 and sincosf is not _sincos_f32
+EXACT_GLIBC_FLOAT64_MATH: Final[bool] = not {log, log1p, sin, cos} & {_libm_log, _libm_log1p, _libm_sin, _libm_cos}
 
 
 Capability = Literal["avx2", "default"]
