@@ -24,15 +24,12 @@ from service.api.responses import ClientGone
 from service.core import Engine, Generated, TensorPlan
 from service.core.engine import BLOCK_CHUNKS, Block, assemble, block_ranges, fill_block
 from service.core.sources import CHUNK_ELEMENTS, release
+from service.core.streams.names import SEQUENTIAL_STREAMS
 from service.settings import Settings
 
 #: Tensors up to this many elements (in all, none computed whole) are made on the event loop: that takes
 #: less time (tens of microseconds) than handing the work to the pool and back, and needs no lease.
 INLINE_ELEMENTS = 4096
-
-#: Peak bytes per element of a tensor computed whole: orthogonal holds about five float64 copies at once
-#: (the Gaussian matrix, the QR's copy, Q, R and gain * Q; measured +160 MiB for 2048 x 2048).
-WHOLE_BYTES_PER_ELEMENT = 5 * 8
 
 #: Estimated bytes of JSON text per element of the answer's ``data`` (shortest repr and a comma).
 JSON_BYTES_PER_ELEMENT = 24
@@ -45,12 +42,15 @@ def _tiny(plans: Sequence[TensorPlan]) -> bool:
 def held_bytes(plans: Sequence[TensorPlan], ahead: int | None) -> int:
     """The bytes an answer of ``plans`` (one tensor, or a model's in the order sent) holds while it is made
     and sent: every tensor when ``ahead`` is None (made before sending); else ``ahead`` blocks and the one
-    being sent. A tensor computed whole (orthogonal, sparse) holds its float64 computation too; streamed,
-    the largest one and a fifth of it for the matrix of the one before, which the look-ahead may overlap."""
+    being sent. A tensor computed whole (orthogonal, sparse) holds its computation too; streamed, the
+    largest one and a fifth of it for the matrix of the one before, which the look-ahead may overlap. A
+    model of a sequential stream (torch) is drawn whole, every tensor at once, on one generator."""
     total = sum(plan.nbytes for plan in plans)
-    whole = [WHOLE_BYTES_PER_ELEMENT * plan.count for plan in plans if plan.whole]
+    whole = [plan.whole_bytes for plan in plans if plan.whole]
     if ahead is None:
         return total + sum(whole)
+    if len(plans) > 1 and plans[0].spec.stream in SEQUENTIAL_STREAMS:
+        return total + max(whole)
     itemsize = max(plan.numpy_dtype.itemsize for plan in plans)
     streamed = min(total, (ahead + 1) * BLOCK_CHUNKS * CHUNK_ELEMENTS * itemsize)
     overlap = max(whole) // 5 if len(whole) > 1 else 0

@@ -29,26 +29,11 @@ from typing import Any, Final
 
 from service.core.errors import LayoutError, ParameterError
 from service.core.fans import FanAxes
-from service.core.gains import calculate_gain
+from service.core.gains import NONLINEARITIES, calculate_gain
 from service.core.schemes import SCHEMES, Init, Param, check_params, param_info, resolve_init
 
-FRAMEWORKS: Final[tuple[str, ...]] = ("keras", "torch", "jax")
 #: The layout each framework stores weights in, used unless the request gives one.
 FRAMEWORK_LAYOUTS: Final[dict[str, str]] = {"keras": "keras", "torch": "torch", "jax": "jax"}
-NONLINEARITIES: Final[tuple[str, ...]] = (
-    "linear",
-    "conv1d",
-    "conv2d",
-    "conv3d",
-    "conv_transpose1d",
-    "conv_transpose2d",
-    "conv_transpose3d",
-    "sigmoid",
-    "tanh",
-    "relu",
-    "leaky_relu",
-    "selu",
-)
 
 
 @dataclass(frozen=True)

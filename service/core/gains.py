@@ -12,10 +12,22 @@ from typing import Final
 
 from service.core.errors import ParameterError
 
-_UNIT_GAIN: Final[frozenset[str]] = frozenset(
-    {"linear", "conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d", "conv_transpose3d", "sigmoid"}
+#: Every nonlinearity ``calculate_gain`` knows, in the order of its docstring (torch/nn/init.py).
+NONLINEARITIES: Final[tuple[str, ...]] = (
+    "linear",
+    "conv1d",
+    "conv2d",
+    "conv3d",
+    "conv_transpose1d",
+    "conv_transpose2d",
+    "conv_transpose3d",
+    "sigmoid",
+    "tanh",
+    "relu",
+    "leaky_relu",
+    "selu",
 )
-NONLINEARITIES: Final[tuple[str, ...]] = (*sorted(_UNIT_GAIN), "tanh", "relu", "leaky_relu", "selu")
+_UNIT_GAIN: Final[frozenset[str]] = frozenset(NONLINEARITIES[:8])
 
 
 def calculate_gain(nonlinearity: str, param: float | None = None) -> float:

@@ -52,14 +52,6 @@ def _npy_header(shape: tuple[int, ...], dtype: np.dtype) -> bytes:
     return buffer.getvalue()
 
 
-def npy_size(shape: Sequence[int], dtype: np.dtype) -> int:
-    """The size of the whole .npy file, known before any element is generated."""
-    count = 1
-    for dim in shape:
-        count *= dim
-    return len(npy_header(shape, dtype)) + count * dtype.itemsize
-
-
 def npy_file(header: bytes, count: int, dtype: np.dtype) -> tuple[memoryview, np.ndarray]:
     """A whole .npy file's buffer, ``header`` already in it, and the flat array of ``count`` elements
     of ``dtype`` (little-endian) that is its body, to be filled in place. The header's length is a
