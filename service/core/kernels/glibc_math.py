@@ -1,29 +1,37 @@
-"""glibc's float32 ``logf``, ``sinf``, ``cosf`` and ``sincosf``, bit for bit, as numba kernels.
+"""glibc's libm functions behind PyTorch's CPU ``normal_``, bit for bit, as numba kernels.
 
-PyTorch's CPU ``normal_`` (the ``default`` build, ``ATEN_CPU_CAPABILITY=default``) calls libm's ``logf``
-and ``sincosf`` on float32, so reproducing its samples means reproducing glibc's bits, not merely a
-correctly rounded logarithm or sine (a float64-then-round shortcut differs on about 1% of inputs).
+PyTorch's CPU ``normal_`` in its ``default`` build (``ATEN_CPU_CAPABILITY=default``) calls libm: ``logf``
+and ``sincosf`` for float32 (n >= 16, contiguous), ``log`` and ``sincos`` for float64, ``log1p`` and
+``sincos`` on float64 in the scalar path (n < 16 or non-contiguous, any dtype). Reproducing its samples
+means reproducing glibc's bits, not merely correctly rounded values (a float64-then-round ``logf``
+differs on about 1% of inputs).
 
-This module follows glibc 2.36 (the same code has been in place since glibc 2.28):
+This module follows glibc 2.36 as Debian 12 ships it (2.36-9+deb12u14):
 
-* ``sysdeps/ieee754/flt-32/e_logf.c`` and ``e_logf_data.c`` (``logf``, from ARM's optimized-routines),
-* ``sysdeps/ieee754/flt-32/s_sinf.c``, ``s_cosf.c``, ``s_sincosf.c``, ``s_sincosf.h``, ``sincosf_poly.h``
-  and ``s_sincosf_data.c`` (``sinf``, ``cosf``, ``sincosf``),
+* ``sysdeps/ieee754/flt-32/e_logf.c``, ``e_logf_data.c`` (``logf``, from ARM's optimized-routines);
+* ``sysdeps/ieee754/flt-32/s_sinf.c``, ``s_cosf.c``, ``s_sincosf.c``, ``s_sincosf.h``, ``sincosf_poly.h``,
+  ``s_sincosf_data.c`` (``sinf``, ``cosf``, ``sincosf``);
+* ``sysdeps/ieee754/dbl-64/e_log.c``, ``e_log_data.c`` (``log``); ``s_log1p.c`` (``log1p``, fdlibm);
+* ``sysdeps/ieee754/dbl-64/s_sin.c``, ``s_sincos.c``, ``usncs.h``, ``sincostab.c`` (``sin``, ``cos``,
+  ``sincos``, IBM Accurate Mathematical Library; |x| < 105414350 only: ``branred.c`` is not ported),
 
-as built for x86-64 in ``sysdeps/x86_64/fpu/multiarch`` (``e_logf-fma.c``, ``s_sinf-fma.c``,
-``s_cosf-fma.c``, ``s_sincosf-fma.c``): the ``__*_fma`` variants, which glibc's ifunc
-(``ifunc-fma.h``) selects on every CPU with FMA and AVX2 (every current x86-64 CPU). Those files are
-compiled with ``-mfma -mavx2`` and GCC's default ``-ffp-contract=fast``, so each ``a * b + c`` of the C
-source is one fused multiply-add; here each is an explicit :func:`service.core.kernels.fma.fma`, so the
-kernels give the FMA variant's bits on every machine, with or without a hardware FMA. (On a CPU without
-FMA or AVX2 glibc runs the ``__*_sse2`` variant, unfused, whose bits differ on some inputs.)
+each as built for x86-64 in ``sysdeps/x86_64/fpu/multiarch`` (``*-fma.c``): the ``__*_fma`` variants,
+which glibc's ifunc selects on every CPU with FMA and AVX2 (every current x86-64 CPU). Those are compiled
+with ``-mfma -mavx2`` and GCC's default ``-ffp-contract=fast``, so GCC fuses a product into the sum or
+difference that uses it; here each fusion GCC made is an explicit :func:`service.core.kernels.fma.fma`
+(checked against libm, and for log1p read off its disassembly), so the kernels give the FMA variants'
+bits on every machine, with or without a hardware FMA. On a CPU without FMA or AVX2 glibc runs the
+unfused ``__*_sse2`` variants: for float32 they differ from these kernels on 12 ``sinf`` and 22 ``cosf``
+arguments out of 2^32 (all |x| > 17) and never for ``logf``; for float64 they differ often.
 
 The polynomials are evaluated in float64 exactly as glibc does; the tables are module-level numpy arrays
-copied from the glibc data files. NaN results are NaN, but their sign and payload bits are not promised.
+copied from the glibc data files (the float64 ones as bit patterns, read from libm.so.6 and checked
+against the sources). NaN results are NaN, but their sign and payload bits are not promised.
 
 :func:`normal_block16_default` is PyTorch 2.13's ``NormalFill16<float>`` (the scalar template in
 ``aten/src/ATen/native/cpu/DistributionTemplates.h``) as the ``default`` build compiles it: ``logf``,
-``sincosf`` and ``fmaf`` from libm, the angle computed in float64.
+``sincosf`` and ``fmaf`` from libm, the angle computed in float64; ``normal_block16_default_f64`` is
+``NormalFill16<double>``, ``normal_pair_default`` the scalar ``at::normal_distribution<double>``.
 """
 
 from __future__ import annotations
