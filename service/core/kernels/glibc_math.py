@@ -13,7 +13,7 @@ This module follows glibc 2.36 as Debian 12 ships it (2.36-9+deb12u14):
   ``s_sincosf_data.c`` (``sinf``, ``cosf``, ``sincosf``);
 * ``sysdeps/ieee754/dbl-64/e_log.c``, ``e_log_data.c`` (``log``); ``s_log1p.c`` (``log1p``, fdlibm);
 * ``sysdeps/ieee754/dbl-64/s_sin.c``, ``s_sincos.c``, ``usncs.h``, ``sincostab.c`` (``sin``, ``cos``,
-  ``sincos``, IBM Accurate Mathematical Library; |x| < 105414350 only: ``branred.c`` is not ported),
+  ``sincos``, IBM Accurate Mathematical Library) and ``branred.c`` (their reduction for |x| >= 105414350),
 
 each as built for x86-64 in ``sysdeps/x86_64/fpu/multiarch`` (``*-fma.c``): the ``__*_fma`` variants,
 which glibc's ifunc selects on every CPU with FMA and AVX2 (every current x86-64 CPU). Those are compiled
@@ -868,6 +868,96 @@ def _reduce_sincos(x: float) -> tuple[float, float, int]:
     return b, db, n
 
 
+#: ``toverp`` (sysdeps/ieee754/dbl-64/branred.h): 2/pi in base 2^24 digits.
+# fmt: off
+TOVERP = np.array(
+    [
+        10680707.0, 7228996.0, 1387004.0, 2578385.0, 16069853.0, 12639074.0, 9804092.0, 4427841.0,
+        16666979.0, 11263675.0, 12935607.0, 2387514.0, 4345298.0, 14681673.0, 3074569.0, 13734428.0,
+        16653803.0, 1880361.0, 10960616.0, 8533493.0, 3062596.0, 8710556.0, 7349940.0, 6258241.0,
+        3772886.0, 3769171.0, 3798172.0, 8675211.0, 12450088.0, 3874808.0, 9961438.0, 366607.0,
+        15675153.0, 9132554.0, 7151469.0, 3571407.0, 2607881.0, 12013382.0, 4155038.0, 6285869.0,
+        7677882.0, 13102053.0, 15825725.0, 473591.0, 9065106.0, 15363067.0, 6271263.0, 9264392.0,
+        5636912.0, 4652155.0, 7056368.0, 13614112.0, 10155062.0, 1944035.0, 9527646.0, 15080200.0,
+        6658437.0, 6231200.0, 6832269.0, 16767104.0, 5075751.0, 3212806.0, 1398474.0, 7579849.0,
+        6349435.0, 12618859.0, 4703257.0, 12806093.0, 14477321.0, 2786137.0, 12875403.0, 9837734.0,
+        14528324.0, 13719321.0, 343717.0,
+    ],
+    dtype=np.float64,
+)
+# fmt: on
+_BR_SPLIT = 134217729.0  # 2^27 + 1
+_BR_TM600 = 2.0**-600
+_BR_TM24 = 2.0**-24
+_BR_BIG = float.fromhex("0x1.8p52")  # 6755399441055744
+_BR_BIG1 = float.fromhex("0x1.8p54")  # 27021597764222976
+_BR_MP1 = float.fromhex("0x1.921FB58000000p0")
+_BR_MP2 = float.fromhex("-0x1.DDE9740000000p-27")
+
+
+@njit(cache=True)
+def _branred_part(x: float) -> tuple[float, float, float]:
+    """One half of ``__branred``'s reduction: (b, bb, sum) for x1 or x2."""
+    k = ((_high_word(x) >> 20) & 2047) - 450
+    k = 0 if k < 0 else k // 24
+    gor = _asdouble(np.uint64((0x63F00000 - ((k * 24) << 20)) << 32))  # 2^(576 - 24k)
+    r = np.empty(6, np.float64)
+    for i in range(6):
+        r[i] = x * TOVERP[k + i] * gor
+        gor *= _BR_TM24
+    total = 0.0
+    for i in range(3):
+        s = (r[i] + _BR_BIG) - _BR_BIG
+        total += s
+        r[i] -= s
+    t = 0.0
+    for i in range(6):
+        t += r[5 - i]
+    bb = (((((r[0] - t) + r[1]) + r[2]) + r[3]) + r[4]) + r[5]
+    s = (t + _BR_BIG) - _BR_BIG
+    total += s
+    t -= s
+    b = t + bb
+    bb = (t - b) + bb
+    s = (total + _BR_BIG1) - _BR_BIG1
+    total -= s
+    return b, bb, total
+
+
+@njit(cache=True)
+def _branred(x: float) -> tuple[float, float, int]:
+    """``__branred`` (sysdeps/ieee754/dbl-64/branred.c): x mod pi/2 as a + aa and the quadrant, any finite x.
+
+    glibc builds branred.c only once, for the x86-64 baseline (there is no branred-fma.c), so nothing here
+    is fused; its Veltkamp split relies on that.
+    """
+    x *= _BR_TM600
+    t = x * _BR_SPLIT  # split x into two numbers
+    x1 = t - (t - x)
+    x2 = x - x1
+    b1, bb1, sum1 = _branred_part(x1)
+    b2, bb2, sum2 = _branred_part(x2)
+    total = sum1 + sum2
+    b = b1 + b2
+    bb = (b1 - b) + b2 if abs(b1) > abs(b2) else (b2 - b) + b1
+    if b > 0.5:
+        b -= 1.0
+        total += 1.0
+    elif b < -0.5:
+        b += 1.0
+        total -= 1.0
+    s = b + (bb + bb1 + bb2)
+    t = ((b - s) + bb) + (bb1 + bb2)
+    b = s * _BR_SPLIT
+    t1 = b - (b - s)
+    t2 = s - t1
+    b = s * _HP0
+    bb = (((t1 * _BR_MP1 - b) + t1 * _BR_MP2) + t2 * _BR_MP1) + (t2 * _BR_MP2 + s * _HP1 + t * _HP0)
+    s = b + bb
+    t = (b - s) + bb
+    return s, t, np.int64(total) & 3
+
+
 @njit(cache=True)
 def _do_sincos(a: float, da: float, n: int) -> float:
     """do_sincos (s_sin.c): sin or cos of a + da for the quadrant n."""
@@ -877,10 +967,7 @@ def _do_sincos(a: float, da: float, n: int) -> float:
 
 @njit(cache=True)
 def sin(x: float) -> float:
-    """glibc 2.36 ``__sin_fma`` (``sysdeps/ieee754/dbl-64/s_sin.c``, fused as x86-64 ``-mfma`` compiles it).
-
-    For |x| < 105414350; larger finite arguments (glibc's ``__branred``) are not ported and give NaN.
-    """
+    """glibc 2.36 ``__sin_fma`` (``sysdeps/ieee754/dbl-64/s_sin.c``, fused as x86-64 ``-mfma`` compiles it)."""
     x = np.float64(x)
     k = _high_word(x) & 0x7FFFFFFF
     if k < 0x3E500000:
@@ -892,15 +979,15 @@ def sin(x: float) -> float:
     if k < 0x419921FB:
         a, da, n = _reduce_sincos(x)
         return _do_sincos(a, da, n)
+    if k < 0x7FF00000:
+        a, da, n = _branred(x)
+        return _do_sincos(a, da, n)
     return np.nan
 
 
 @njit(cache=True)
 def cos(x: float) -> float:
-    """glibc 2.36 ``__cos_fma`` (``sysdeps/ieee754/dbl-64/s_sin.c``, fused as x86-64 ``-mfma`` compiles it).
-
-    For |x| < 105414350; larger finite arguments (glibc's ``__branred``) are not ported and give NaN.
-    """
+    """glibc 2.36 ``__cos_fma`` (``sysdeps/ieee754/dbl-64/s_sin.c``, fused as x86-64 ``-mfma`` compiles it)."""
     x = np.float64(x)
     k = _high_word(x) & 0x7FFFFFFF
     if k < 0x3E400000:
@@ -915,6 +1002,9 @@ def cos(x: float) -> float:
     if k < 0x419921FB:
         a, da, n = _reduce_sincos(x)
         return _do_sincos(a, da, n + 1)
+    if k < 0x7FF00000:
+        a, da, n = _branred(x)
+        return _do_sincos(a, da, n + 1)
     return np.nan
 
 
@@ -924,7 +1014,6 @@ def sincos(x: float) -> tuple[float, float]:
 
     Not always ``(sin(x), cos(x))`` bit for bit: for 0.855469 <= |x| < 2.426265 the sine is
     ``do_cos(a, da)`` of the pi/2 - |x| split, where ``__sin`` uses ``do_cos(pi/2 - |x|, hp1)``.
-    For |x| < 105414350; larger finite arguments (glibc's ``__branred``) are not ported and give NaN.
     """
     x = np.float64(x)
     k = _high_word(x) & 0x7FFFFFFF
@@ -937,8 +1026,9 @@ def sincos(x: float) -> tuple[float, float]:
         a = y + _HP1
         da = (y - a) + _HP1
         return math.copysign(_do_cos(a, da), x), _do_sin(a, da)
-    if k < 0x419921FB:
-        a, da, n = _reduce_sincos(x)
+    if k < 0x7FF00000:
+        # If |x| < 105414350 use simple range reduction.
+        a, da, n = _reduce_sincos(x) if k < 0x419921FB else _branred(x)
         if n == 1 or n == 2:
             a = -a
             da = -da
