@@ -31,15 +31,16 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
+from service.core.dtypes import DTYPES
 from service.core.errors import InitError, LayoutError, ParameterError, TooLargeError
-from service.core.fans import FanAxes
+from service.core.fans import LAYOUTS, FanAxes
 from service.core.frameworks import resolve_any
 from service.core.model import ModelLimits, ModelPlan, ModelSpec, ModelTensor, check_name
 from service.core.plan import MAX_SEED, TensorPlan, TensorSpec, plan_tensor
 from service.core.presets import expand
 from service.core.seeds import derive_seed
 from service.core.sources import FilledSource, Source
-from service.core.streams.names import DEFAULT_STREAM, SEQUENTIAL_STREAMS
+from service.core.streams.names import DEFAULT_STREAM, SEQUENTIAL_STREAMS, STREAMS
 
 _TENSOR_FIELDS = frozenset({"shape", "layout", "fan_axes", "init", "seed", "dtype", "stream"})
 _ENTRY_FIELDS = frozenset({"name", "shape", "layout", "fan_axes", "init", "dtype"})
@@ -69,6 +70,7 @@ def resolve_model(request: Mapping[str, Any], limits: ModelLimits | None = None)
         _layout_of(request.get("layout"), None),
         request.get("stream", DEFAULT_STREAM),
     )
+    _check_model_wide(model)
     pending: list[_Pending] = []
     for index, entry in enumerate(entries):
         where = f"entries.{index}"
@@ -101,6 +103,8 @@ def resolve_model(request: Mapping[str, Any], limits: ModelLimits | None = None)
         try:
             plan = _plan(item.spec, item.axes_from_init, limits.max_tensor_elements)
         except InitError as exc:
+            if exc.field == "stream":  # the model's stream cannot make this entry's tensor
+                raise ParameterError(f"entries.{item.entry} ({item.name}): {exc.message}", "stream") from exc
             raise _under(exc, f"entries.{item.entry}") from exc
         tensors.append(ModelTensor(item.name, plan, item.entry, item.preset))
     if model.stream in SEQUENTIAL_STREAMS:
@@ -185,6 +189,17 @@ def _under(error: InitError, where: str) -> InitError:
 
 
 # -- models ------------------------------------------------------------------------------------------------
+
+
+def _check_model_wide(model: ModelSpec) -> None:
+    """The model-wide stream, dtype and layout, named as the request names them (each tensor would check
+    them again, under its entry)."""
+    if model.stream not in STREAMS:
+        raise ParameterError(f"unknown stream {model.stream!r}; expected one of {', '.join(STREAMS)}", "stream")
+    if model.dtype not in DTYPES:
+        raise ParameterError(f"unknown dtype {model.dtype!r}; expected one of {', '.join(DTYPES)}", "dtype")
+    if model.layout is not None and model.layout not in LAYOUTS:
+        raise LayoutError(f"unknown layout {model.layout!r}; expected one of {', '.join(LAYOUTS)}", "layout")
 
 
 def _on_one_generator(

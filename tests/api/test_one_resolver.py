@@ -81,10 +81,6 @@ def named(name: str, shape: list[int], init: dict[str, Any] | str, **fields: Any
 ANY = "<any field>"
 
 
-def xfail_disagreement(reason: str) -> Any:
-    return pytest.mark.xfail(strict=True, reason=f"the library and HTTP disagree: {reason}")
-
-
 VS_JAX_AXES = {"scheme": "jax.variance_scaling", "scale": 1.0, "mode": "fan_in", "distribution": "uniform"}
 
 VALID_TENSORS = [
@@ -338,25 +334,21 @@ INVALID_MODELS = [
         "model-unknown-stream",
         model(named("w", [2, 2], "he"), stream="jax"),
         "stream",
-        marks=(xfail_disagreement("library: ParameterError field 'entries.0.stream'; HTTP: 422 field 'stream'"),),
     ),
     Case(
         "model-unknown-dtype",
         model(named("w", [2, 2], "he"), dtype="int8"),
         "dtype",
-        marks=(xfail_disagreement("library: ParameterError field 'entries.0.dtype'; HTTP: 422 field 'dtype'"),),
     ),
     Case(
         "model-unknown-layout",
         model(named("w", [2, 2], "he"), layout="tf"),
         "layout",
-        marks=(xfail_disagreement("library: LayoutError field 'entries.0.layout'; HTTP: 422 field 'layout'"),),
     ),
     Case(
         "model-unknown-layout-presets-only",
         model({"preset": "torch.Linear", "prefix": "fc", "in_features": 2, "out_features": 2}, layout="tf"),
         "layout",
-        marks=(xfail_disagreement("library: accepted (presets ignore the model layout); HTTP: 422 field 'layout'"),),
     ),
 ]
 
