@@ -2,7 +2,8 @@
 
 Usage (from the repository root; torch, jax and keras are optional and measured when importable)::
 
-    python bench/bench_service.py [--repeats N] [--small-requests N] [--parts fetch small rss json threads]
+    python bench/bench_service.py [--repeats N] [--small-requests N] [--parts fetch small rss json threads streams]
+                                  [--cold-numba-cache]
 
 It starts ``python -m service`` (one worker, the default settings) on a free loopback port and, in one
 run, prints medians and ratios for:
@@ -20,7 +21,14 @@ run, prints medians and ratios for:
 3. the server's peak RSS while streaming a 1 GiB tensor (and two at once), from ``VmHWM`` after
    resetting it through ``/proc/PID/clear_refs``;
 4. JSON against ``.npy`` for 1024 x 1024 (time and size);
-5. generation of 4096 x 4096 in the core with 1 and 2 threads.
+5. generation of 4096 x 4096 in the core with 1 and 2 threads;
+6. the ``torch`` and ``torch-default`` streams (``--parts streams``): on a fresh server, the first request of
+   each (numba kernels loaded from the on-disk cache, or compiled with ``--cold-numba-cache``), whether the
+   fetched bytes equal torch's after ``torch.manual_seed`` (``torch-default`` against a torch process with
+   ``ATEN_CPU_CAPABILITY=default``), then ``torch.kaiming_normal_``/``torch.kaiming_uniform_`` in torch layout
+   fetched with both clients against in-process ``torch.nn.init`` (target <= 1.5 with ``http.client``),
+   with the generation alone (``compute()`` of the plan's source, in this process) and the MT19937 words
+   alone to show where the time goes.
 
 Every fetched tensor is checked against the core's own bytes (``make_tensor``): speed never changes
 the stream. The client runs on the same 2-core machine as the server, so it competes with it; quote
@@ -39,8 +47,9 @@ import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -75,9 +84,11 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_server(port: int, arguments: tuple[str, ...] = ("-m", "service")) -> subprocess.Popen[bytes]:
+def start_server(
+    port: int, arguments: tuple[str, ...] = ("-m", "service"), extra_env: Mapping[str, str] | None = None
+) -> subprocess.Popen[bytes]:
     """``python *arguments`` (by default the service on ``port``), once ``GET /readyz`` answers 200."""
-    env = {**os.environ, "INITSERVE_PORT": str(port), "INITSERVE_HOST": "127.0.0.1"}
+    env = {**os.environ, **(extra_env or {}), "INITSERVE_PORT": str(port), "INITSERVE_HOST": "127.0.0.1"}
     log = open(Path(os.environ.get("TMPDIR", "/tmp")) / f"initserve-bench-{port}.log", "wb")  # noqa: SIM115
     server = subprocess.Popen([sys.executable, *arguments], env=env, stdout=log, stderr=log)
     deadline = time.monotonic() + 30
@@ -357,6 +368,200 @@ def thread_scaling(repeats: int) -> None:
         )
 
 
+# -- the torch streams ------------------------------------------------------------------------------
+
+TORCH_FUNCTIONS = ("kaiming_normal_", "kaiming_uniform_")
+TORCH_STREAMS = ("torch", "torch-default")
+TORCH_STREAM_TARGET = 1.5  # initserve (zero-copy client) / in-process torch, from the issue
+STREAM_SEED = 7
+
+#: A torch process with ``ATEN_CPU_CAPABILITY=default`` (the kernels the ``torch-default`` stream re-does):
+#: ``sha FUNCTION SEED`` answers the sha256 of ``FUNCTION(torch.empty(SIDE, SIDE))`` after ``manual_seed``,
+#: ``time FUNCTION`` the seconds one call takes there.
+_TORCH_HELPER = f"""
+import hashlib, sys, time
+import torch
+print(torch.backends.cpu.get_cpu_capability(), torch.get_num_threads(), flush=True)
+for line in sys.stdin:
+    command, name, *rest = line.split()
+    function = getattr(torch.nn.init, name)
+    if command == "sha":
+        torch.manual_seed(int(rest[0]))
+        print(hashlib.sha256(function(torch.empty({SIDE}, {SIDE})).numpy().tobytes()).hexdigest(), flush=True)
+    else:
+        start = time.perf_counter()
+        function(torch.empty({SIDE}, {SIDE}))
+        print(time.perf_counter() - start, flush=True)
+"""
+
+
+class TorchHelper:
+    """``_TORCH_HELPER`` in a child process with ``extra_env``."""
+
+    def __init__(self, extra_env: Mapping[str, str]) -> None:
+        self.process = subprocess.Popen(
+            [sys.executable, "-c", _TORCH_HELPER],
+            env={**os.environ, **extra_env},
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        self.banner = self._read()
+
+    def _read(self) -> str:
+        assert self.process.stdout is not None
+        line = self.process.stdout.readline()
+        if not line:
+            raise RuntimeError("the torch helper process ended")
+        return line.strip()
+
+    def ask(self, line: str) -> str:
+        assert self.process.stdin is not None
+        self.process.stdin.write(line + "\n")
+        self.process.stdin.flush()
+        return self._read()
+
+    def close(self) -> None:
+        if self.process.stdin is not None:
+            self.process.stdin.close()
+        self.process.wait(timeout=30)
+
+
+def stream_body(function: str, stream: str) -> dict[str, Any]:
+    return {
+        "shape": [SIDE, SIDE],
+        "layout": "torch",
+        "init": {"scheme": f"torch.{function}"},
+        "seed": STREAM_SEED,
+        "stream": stream,
+    }
+
+
+def torch_streams(repeats: int, cold_cache: bool) -> None:
+    """The ``torch`` and ``torch-default`` streams end to end, on a fresh server (its first requests load or
+    compile the numba kernels), against in-process ``torch.nn.init``."""
+    try:
+        import torch
+    except ImportError:
+        print("\n## torch streams: skipped (torch is not importable, and it is the baseline)")
+        return
+    from service.core.kernels import mt19937
+    from service.core.resolve import resolve_tensor
+
+    print(
+        f"\n## torch streams: end-to-end .npy fetch of {SIDE}x{SIDE} float32, torch.kaiming_*_ in torch layout, "
+        f"seed {STREAM_SEED}, vs in-process torch.nn.init (median ms, paired ratio)"
+    )
+    print(
+        f"   torch {torch.__version__}, capability {torch.backends.cpu.get_cpu_capability()}, "
+        f"{torch.get_num_threads()} threads"
+    )
+    cache = tempfile.TemporaryDirectory(prefix="initserve-numba-") if cold_cache else None
+    extra_env = {"NUMBA_CACHE_DIR": cache.name} if cache is not None else {}
+    port = free_port()
+    server = start_server(port, extra_env=extra_env)
+    helper = TorchHelper({"ATEN_CPU_CAPABILITY": "default"})
+    print(f"   helper process with ATEN_CPU_CAPABILITY=default: capability, threads = {helper.banner}")
+    lean = NpyConnection("127.0.0.1", port)
+    try:
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=120) as client:
+            ours = {"http.client": lean.fetch, "httpx": lambda body: fetch_npy_httpx(client, body)}
+            where = "an empty NUMBA_CACHE_DIR: compiled" if cold_cache else "numba's on-disk cache when present"
+            print(f"   first requests on a fresh server (kernels from {where}), http.client, vs the second request:")
+            for stream in TORCH_STREAMS:
+                for function in TORCH_FUNCTIONS:
+                    body = stream_body(function, stream)
+                    first = timed(lambda body=body: lean.fetch(body))
+                    second = timed(lambda body=body: lean.fetch(body))
+                    print(
+                        f"      {stream:<13} {function:<16} first {1000 * first:7.1f} ms, "
+                        f"second {1000 * second:6.1f} ms (first-request cost {1000 * (first - second):.1f} ms)"
+                    )
+
+            for function in TORCH_FUNCTIONS:
+                made = getattr(torch.nn.init, function)
+                torch.manual_seed(STREAM_SEED)
+                expected = {
+                    "torch": hashlib.sha256(made(torch.empty(SIDE, SIDE)).numpy().tobytes()).hexdigest(),
+                    "torch-default": helper.ask(f"sha {function} {STREAM_SEED}"),
+                }
+                for stream in TORCH_STREAMS:
+                    body = stream_body(function, stream)
+                    same = all(
+                        hashlib.sha256(fetch(body).tobytes()).hexdigest() == expected[stream] for fetch in ours.values()
+                    )
+                    against = "in-process torch" if stream == "torch" else "torch with ATEN_CPU_CAPABILITY=default"
+                    print(
+                        f"   {stream:<13} {function:<16} bit-identical: {'yes' if same else 'no'} "
+                        f"(both clients against {against} after manual_seed({STREAM_SEED}); "
+                        f"sha256 {expected[stream][:16]})"
+                    )
+
+            order = random.Random(2)
+            scratch = np.empty(1 << 16, np.uint32)  # 256 KiB, reused: the draws alone, no page faults
+
+            def words() -> None:
+                state, position = mt19937.init_state(STREAM_SEED), mt19937.N
+                for _ in range(SIDE * SIDE // scratch.size):
+                    position = mt19937.fill_u32(state, position, scratch)
+
+            for function in TORCH_FUNCTIONS:
+                made = getattr(torch.nn.init, function)
+                contenders: dict[str, Callable[[], float]] = {}
+                for stream in TORCH_STREAMS:
+                    body = stream_body(function, stream)
+                    for label, fetch in ours.items():
+                        contenders[f"initserve {stream}, {label}"] = lambda body=body, fetch=fetch: timed(
+                            lambda: fetch(body)
+                        )
+                    contenders[f"compute() {stream} in-process"] = lambda body=body: timed(
+                        lambda: resolve_tensor(body).source.compute()  # type: ignore[attr-defined]
+                    )
+
+                contenders["MT19937 words only"] = lambda: timed(words)
+                contenders["torch in-process"] = lambda made=made: timed(lambda: made(torch.empty(SIDE, SIDE)))
+                contenders["torch default build (helper)"] = lambda function=function: float(
+                    helper.ask(f"time {function}")
+                )
+                for run in contenders.values():
+                    run()  # warm-up
+                times: dict[str, list[float]] = {k: [] for k in contenders}
+                for _ in range(repeats):
+                    names = list(contenders)
+                    order.shuffle(names)
+                    for contender in names:
+                        times[contender].append(contenders[contender]())
+                print(f"{function} ({repeats} repeats, shuffled order each):")
+                for contender, values in times.items():
+                    print(
+                        f"   {contender:<36} {1000 * statistics.median(values):8.1f} ms  (min {1000 * min(values):.1f})"
+                    )
+                median = {k: 1000 * statistics.median(v) for k, v in times.items()}
+                for stream in TORCH_STREAMS:
+                    compute = median[f"compute() {stream} in-process"]
+                    print(
+                        f"   {stream}: MT19937 words {median['MT19937 words only']:.1f} ms + transform "
+                        f"~{compute - median['MT19937 words only']:.1f} ms = compute() {compute:.1f} ms; "
+                        f"+ serving ~{median[f'initserve {stream}, http.client'] - compute:.1f} ms (http.client) = "
+                        f"{median[f'initserve {stream}, http.client']:.1f} ms (differences of medians)"
+                    )
+                for contender in [c for c in times if c.startswith(("initserve", "compute"))]:
+                    for baseline in ("torch in-process", "torch default build (helper)"):
+                        ratio = statistics.median(a / b for a, b in zip(times[contender], times[baseline], strict=True))
+                        line = f"   {contender} / {baseline} = {ratio:.2f}"
+                        if contender.endswith("http.client") and baseline == "torch in-process":
+                            line += f"  (target <= {TORCH_STREAM_TARGET}: "
+                            line += f"{'MET' if ratio <= TORCH_STREAM_TARGET else 'MISSED'})"
+                        print(line)
+    finally:
+        lean.close()
+        helper.close()
+        server.terminate()
+        server.wait(timeout=30)
+        if cache is not None:
+            cache.cleanup()
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--repeats", type=int, default=9)
@@ -364,9 +569,14 @@ def main() -> int:
     parser.add_argument(
         "--parts",
         nargs="+",
-        default=["fetch", "small", "rss", "json", "threads"],
-        choices=["fetch", "small", "rss", "json", "threads"],
+        default=["fetch", "small", "rss", "json", "threads", "streams"],
+        choices=["fetch", "small", "rss", "json", "threads", "streams"],
         help="which measurements to run (default: all)",
+    )
+    parser.add_argument(
+        "--cold-numba-cache",
+        action="store_true",
+        help="streams: run that server with an empty NUMBA_CACHE_DIR, so that its first requests compile the kernels",
     )
     args = parser.parse_args()
     print(
@@ -387,6 +597,8 @@ def main() -> int:
                 json_vs_npy(client, args.repeats)
         if "threads" in args.parts:
             thread_scaling(args.repeats)
+        if "streams" in args.parts:
+            torch_streams(args.repeats, args.cold_numba_cache)
     finally:
         server.terminate()
         server.wait(timeout=30)
