@@ -186,6 +186,56 @@ def _uniform_f64(state: np.ndarray, pos: int, out: np.ndarray, lo: float, hi: fl
     return pos
 
 
+@njit(cache=True, inline="always")
+def _half_bits(u: np.uint32) -> np.uint32:
+    """IEEE binary16 bits of the float32 with bits ``u``, rounded to nearest even (``c10::Half(float)``).
+
+    NaN becomes the quiet NaN ``0x7E00`` with its sign (torch's NaN payloads are not reproduced).
+    """
+    sign = (u >> np.uint32(16)) & np.uint32(0x8000)
+    a = u & np.uint32(0x7FFFFFFF)
+    if a > np.uint32(0x7F800000):
+        h = np.uint32(0x7E00)
+    elif a >= np.uint32(0x477FF000):  # >= 65520: rounds to infinity
+        h = np.uint32(0x7C00)
+    elif a >= np.uint32(0x38800000):  # normal binary16
+        h = (a >> np.uint32(13)) - np.uint32(0x1C000)
+        rem = a & np.uint32(0x1FFF)
+        if rem > np.uint32(0x1000) or (rem == np.uint32(0x1000) and (h & np.uint32(1)) != np.uint32(0)):
+            h += np.uint32(1)
+    elif a <= np.uint32(0x33000000):  # <= 2^-25: rounds to zero (2^-25 ties to even)
+        h = np.uint32(0)
+    else:  # subnormal binary16: m * 2^(e - 126) units of 2^-24
+        shift = np.uint32(126) - (a >> np.uint32(23))
+        m = (a & np.uint32(0x7FFFFF)) | np.uint32(0x800000)
+        h = m >> shift
+        rem = m & ((np.uint32(1) << shift) - np.uint32(1))
+        half = np.uint32(1) << (shift - np.uint32(1))
+        if rem > half or (rem == half and (h & np.uint32(1)) != np.uint32(0)):
+            h += np.uint32(1)
+    return sign | h
+
+
+@njit(cache=True, inline="always")
+def _bfloat16_bits(u: np.uint32) -> np.uint32:
+    """bfloat16 bits of the float32 with bits ``u``: ``c10::BFloat16``'s ``round_to_nearest_even`` (NaN: 0x7FC0)."""
+    if (u & np.uint32(0x7FFFFFFF)) > np.uint32(0x7F800000):
+        return np.uint32(0x7FC0)
+    return (u + np.uint32(0x7FFF) + ((u >> np.uint32(16)) & np.uint32(1))) >> np.uint32(16)
+
+
+@njit(cache=True)
+def _cast_low(values: np.ndarray, out: np.ndarray, bfloat16: bool, lo: np.uint32, hi: np.uint32, clamp: bool) -> None:
+    """float32 ``values`` to float16 or bfloat16 bits in ``out`` (``uint16``); ``clamp``: a value equal to ``hi``
+    (bits, both zeros equal) becomes ``lo``."""
+    bits = values.view(np.uint32)
+    for i in range(out.shape[0]):
+        h = _bfloat16_bits(bits[i]) if bfloat16 else _half_bits(bits[i])
+        if clamp and (h == hi or ((h | hi) & np.uint32(0x7FFF)) == np.uint32(0)):
+            h = lo
+        out[i] = np.uint16(h)
+
+
 # ------------------------------------------------------------------------------------------------- normal kernels
 
 
@@ -344,10 +394,8 @@ def _randperm(state: np.ndarray, pos: int, n: int) -> tuple[np.ndarray, int]:
 
 # ------------------------------------------------------------------------------------------------------- generator
 
-_LOW_PRECISION: Final[dict[np.dtype, np.dtype]] = {
-    np.dtype(np.float16): np.dtype(np.float16),
-    np.dtype(ml_dtypes.bfloat16): np.dtype(ml_dtypes.bfloat16),
-}
+_BFLOAT16: Final[np.dtype] = np.dtype(ml_dtypes.bfloat16)
+_LOW_PRECISION: Final[frozenset[np.dtype]] = frozenset({np.dtype(np.float16), _BFLOAT16})
 
 
 class TorchGenerator:
@@ -399,10 +447,9 @@ class TorchGenerator:
             return
         values = np.empty(flat.shape[0], dtype=np.float32)
         self._pos = _uniform_f32(self._state, self._pos, values, lo32, hi32, self._fused, False)
-        cast = values.astype(flat.dtype)  # round to nearest even, as c10::Half(float) / c10::BFloat16(float)
-        lo_s, hi_s = lo32.astype(flat.dtype), hi32.astype(flat.dtype)
-        cast[cast == hi_s] = lo_s
-        flat[...] = cast
+        bfloat16 = flat.dtype == _BFLOAT16
+        lo_s, hi_s = (np.array([lo32, hi32]).astype(flat.dtype).view(np.uint16)).tolist()
+        _cast_low(values, flat.view(np.uint16), bfloat16, np.uint32(lo_s), np.uint32(hi_s), True)
 
     # -- normal_
 
@@ -428,11 +475,13 @@ class TorchGenerator:
             self._pos = _normal_blocks_f32(
                 self._state, self._pos, values, blocks, np.float32(mean), np.float32(std), avx2
             )
-            cast = values.astype(flat.dtype)
+            bits = np.empty(16 * blocks, dtype=np.uint16)
+            _cast_low(values, bits, flat.dtype == _BFLOAT16, np.uint32(0), np.uint32(0), False)
             full = 16 * (n // 16)
-            flat[:full] = cast[:full]
+            out16 = flat.view(np.uint16)
+            out16[:full] = bits[:full]
             if n % 16:
-                flat[n - 16 :] = cast[16 * (blocks - 1) :]
+                out16[n - 16 :] = bits[16 * (blocks - 1) :]
 
     def _normal_scalar(self, flat: np.ndarray, mean: float, std: float) -> None:
         values = np.empty(flat.shape[0], dtype=np.float64)
