@@ -103,8 +103,8 @@ def resolve_model(request: Mapping[str, Any], limits: ModelLimits | None = None)
         try:
             plan = _plan(item.spec, item.axes_from_init, limits.max_tensor_elements)
         except InitError as exc:
-            if exc.field == "stream":  # the model's stream cannot make this entry's tensor
-                raise ParameterError(f"entries.{item.entry} ({item.name}): {exc.message}", "stream") from exc
+            if exc.field == "stream" or (exc.field == "dtype" and item.preset is not None):  # the model's own
+                raise type(exc)(f"entries.{item.entry} ({item.name}): {exc.message}", exc.field) from exc
             raise _under(exc, f"entries.{item.entry}") from exc
         tensors.append(ModelTensor(item.name, plan, item.entry, item.preset))
     if model.stream in SEQUENTIAL_STREAMS:

@@ -17,6 +17,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import ml_dtypes
 import numpy as np
 
 from service.core.dtypes import numpy_dtype
@@ -50,6 +51,25 @@ def tensor_call(spec: TensorSpec, fans: Fans | None) -> TorchCall:
     return canonical_call(spec.init, fans, spec.shape, spec.layout)
 
 
+def check_drawable(call: TorchCall, dtype: str) -> None:
+    """Refuse, before any work, what torch itself refuses only once it draws: ``orthogonal_`` in float16 or
+    bfloat16 (no half QR on CPU) and a ``fill_`` value beyond the dtype (checked_convert)."""
+    if call.kind == "orthogonal" and dtype in ("float16", "bfloat16"):
+        raise ParameterError(
+            f"PyTorch's orthogonal_ cannot make {dtype}: its QR (geqrf) is not implemented for Half/BFloat16 on "
+            "CPU; ask for float32 or float64, or another stream",
+            "dtype",
+        )
+    if call.kind == "constant" and dtype in ("float16", "bfloat16", "float32"):
+        largest = float(ml_dtypes.finfo(numpy_dtype(dtype)).max)
+        if abs(call.value) > largest:
+            raise ParameterError(
+                f"the fill value {call.value!r} cannot be converted to {dtype} without overflow (PyTorch's fill_ "
+                "raises)",
+                "dtype",
+            )
+
+
 def _peak_bytes(call: TorchCall) -> int:
     return _HEAVY_BYTES if call.kind in _HEAVY_KINDS else _DRAW_BYTES
 
@@ -57,6 +77,7 @@ def _peak_bytes(call: TorchCall) -> int:
 def tensor_source(spec: TensorSpec, fans: Fans | None) -> WholeSource:
     """A single tensor of a sequential stream: a fresh generator, one call."""
     call = tensor_call(spec, fans)
+    check_drawable(call, spec.dtype)
 
     def compute() -> np.ndarray:
         out = np.empty(spec.shape, dtype=numpy_dtype(spec.dtype))
@@ -112,17 +133,19 @@ def model_sources(
                 args = {k: v for k, v in entry.items() if k not in ("preset", "prefix")}
                 for draw in module_draws(entry["preset"], args):
                     full = None if draw.name is None else (f"{prefix}.{draw.name}" if prefix else draw.name)
+                    check_drawable(draw.call, draw.dtype or dtype)
                     steps.append((Draw(full, draw.shape, draw.call, draw.dtype, draw.fills), draw.dtype or dtype))
                     peak = max(peak, _peak_bytes(draw.call))
             else:
                 ((name, spec, fans),) = made
                 call = tensor_call(spec, fans)
+                check_drawable(call, spec.dtype)
                 steps.append((Draw(name, spec.shape, call), spec.dtype))
                 peak = max(peak, _peak_bytes(call))
         except ParameterError as exc:
-            if exc.field != "stream":
+            if exc.field not in ("stream", "dtype"):
                 raise
-            raise ParameterError(f"entries.{index}: {exc.message}", "stream") from exc
+            raise ParameterError(f"entries.{index}: {exc.message}", exc.field) from exc
     shared = SharedDraws(tensors[0][2], steps)
     return {name: WholeSource(_handed_out(shared, name), peak) for name, _, _, _ in tensors}
 
