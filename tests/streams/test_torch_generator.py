@@ -261,3 +261,34 @@ def test_rejects_what_it_cannot_fill() -> None:
         gen.uniform_(np.empty(4, np.float32), 1.0, 0.0)
     with pytest.raises(ValueError, match="std"):
         gen.normal_(np.empty(4, np.float32), 0.0, -1.0)
+
+
+def test_exact_math_is_in_use() -> None:
+    """The kernels call the bit-exact math modules, not the stand-ins kept for while they were written."""
+    from service.core.streams.torch import generator
+
+    assert generator.EXACT_AVX2_MATH
+    assert generator.EXACT_GLIBC_FLOAT32_MATH
+    assert generator.EXACT_GLIBC_FLOAT64_MATH
+
+
+def test_low_precision_casts_round_to_nearest_even() -> None:
+    """float32 to float16/bfloat16 bits as numpy and ml_dtypes round (every non-NaN float32 was checked once)."""
+    from service.core.streams.torch.generator import _cast_low
+
+    rng = np.random.default_rng(0)
+    bits = np.concatenate(
+        [
+            rng.integers(0, 2**32, 1 << 20, dtype=np.uint64).astype(np.uint32),
+            np.arange(0x33000000 - 4, 0x39000000, 97, dtype=np.uint32),  # binary16 subnormals and their edges
+            np.arange(0x477FE000, 0x47800004, dtype=np.uint32),  # binary16 overflow edge
+            np.array([0, 0x80000000, 0x7F800000, 0xFF800000, 0x3F800000, 0x3F808000, 0x3F818000], dtype=np.uint32),
+        ]
+    )
+    values = bits.view(np.float32)
+    values = values[~np.isnan(values)]
+    out = np.empty(values.shape[0], dtype=np.uint16)
+    with np.errstate(over="ignore"):
+        for bfloat16, dtype in ((False, np.float16), (True, ml_dtypes.bfloat16)):
+            _cast_low(values, out, bfloat16, np.uint32(0), np.uint32(0), False)
+            np.testing.assert_array_equal(out, values.astype(dtype).view(np.uint16))
