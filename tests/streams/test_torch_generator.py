@@ -259,6 +259,10 @@ def test_rejects_what_it_cannot_fill() -> None:
         gen.normal_(np.empty(4, np.int32), 0.0, 1.0)
     with pytest.raises(ValueError, match="from <= to"):
         gen.uniform_(np.empty(4, np.float32), 1.0, 0.0)
+    with pytest.raises(ValueError, match="range"):
+        gen.uniform_(np.empty(4, np.float16), -1.0, 70000.0)  # torch: "to is out of bounds for Half"
+    with pytest.raises(ValueError, match="range"):
+        gen.uniform_(np.empty(4, np.float32), -3e38, 3e38)  # to - from overflows float32
     with pytest.raises(ValueError, match="std"):
         gen.normal_(np.empty(4, np.float32), 0.0, -1.0)
 

@@ -38,7 +38,17 @@ randperm (``randperm_cpu``, ``aten/src/ATen/native/TensorFactories.cpp``): ``p =
 inside-out variant with ``z = random64() % (i + 1)``.
 
 The AVX-512 build of torch 2.13 runs the same code for these kernels as the AVX2 build
-(``capability="avx2"``); ``capability="default"`` is ``ATEN_CPU_CAPABILITY=default``.
+(``capability="avx2"``); ``capability="default"`` is ``ATEN_CPU_CAPABILITY=default``. float16 and bfloat16
+values are float32 results rounded to nearest even (``c10::Half(float)``, ``c10::BFloat16(float)``); NaN
+payloads (only reachable with a NaN ``mean``) are not promised.
+
+Kernels draw in chunks of :data:`CHUNK` values into a scratch buffer and transform from it with branch-free
+loops (``normal_``'s lanes gathered into flat arrays) that LLVM vectorizes; the bits do not depend on the
+chunking. A generator is not thread-safe (torch locks its own): use one per request, in entry order.
+
+numba's on-disk cache keys on this file only: after changing :mod:`service.core.kernels.mt19937`,
+``avx_mathfun``, ``glibc_math`` or ``fma``, remove this package's ``__pycache__/*.nbi``/``*.nbc`` (or
+touch this file), or the cached kernels keep the old code.
 """
 
 from __future__ import annotations
@@ -434,8 +444,9 @@ class TorchGenerator:
         """As ``tensor.uniform_(low, high)`` on a contiguous tensor: fill ``out`` in place, row-major."""
         flat = _flat(out)
         low, high = float(low), float(high)
-        if not (math.isfinite(low) and math.isfinite(high) and low <= high):
-            raise ValueError(f"uniform_ expects finite from <= to, got from={low} to={high}")
+        biggest = float(ml_dtypes.finfo(flat.dtype).max)  # uniform_impl_'s checks, in float64
+        if not (-biggest <= low <= high <= biggest and high - low <= biggest):
+            raise ValueError(f"uniform_ expects from <= to within {flat.dtype}'s range, got from={low} to={high}")
         if flat.shape[0] == 0:
             return
         if flat.dtype == np.float64:
@@ -493,7 +504,8 @@ class TorchGenerator:
                 ret, self._next_double_normal = _box_muller_f64(w[0], w[1], w[2], w[3])
             values[i] = _affine_f64(ret, std, mean, self._fused)
         # static_cast<scalar_t>(double): to float32 first for float16/bfloat16 (their constructors take float)
-        flat[...] = values if flat.dtype == np.float64 else values.astype(np.float32).astype(flat.dtype)
+        with np.errstate(over="ignore"):
+            flat[...] = values if flat.dtype == np.float64 else values.astype(np.float32).astype(flat.dtype)
 
     # -- randperm
 
