@@ -9,7 +9,8 @@
 #
 # Settings come from INITSERVE_* variables (service/settings.py). Nothing is written to disk at run time,
 # so a read-only root filesystem works; only the SVG chart (matplotlib's font cache, MPLCONFIGDIR) needs
-# a writable /tmp, hence the tmpfs (without one, that operation alone answers 503). uvicorn drains
+# a writable /tmp, hence the tmpfs (without one, that operation alone answers 503); numba keeps the
+# framework streams' compiled kernels there too (NUMBA_CACHE_DIR), compiled once per container at start-up. uvicorn drains
 # requests for up to 20 s after SIGTERM: give the container a longer stop timeout (Kubernetes:
 # terminationGracePeriodSeconds >= 25).
 # tests/deploy/ lints this file and runs its install, start and health-check commands.
@@ -41,7 +42,8 @@ ENV PATH="/opt/venv/bin:${PATH}" \
     INITSERVE_HOST=0.0.0.0 \
     INITSERVE_PORT=8000 \
     INITSERVE_WORKERS=1 \
-    MPLCONFIGDIR=/tmp/matplotlib
+    MPLCONFIGDIR=/tmp/matplotlib \
+    NUMBA_CACHE_DIR=/tmp/numba
 RUN groupadd --system --gid 10001 initserve \
     && useradd --system --uid 10001 --gid initserve --no-create-home --home-dir /nonexistent \
        --shell /usr/sbin/nologin initserve

@@ -74,6 +74,11 @@ class Runtime:
         self.metrics.budget_in_use.set_function(lambda: self.admission.in_use)
         self.ready = False
 
+    def warm_streams(self) -> None:
+        """Load the framework streams' compiled kernels on a background thread: the service is ready at
+        once, and a first torch-stream request waits only for what is not loaded yet."""
+        threading.Thread(target=_warm_streams, name="initserve-warm", daemon=True).start()
+
     def close(self) -> None:
         self.ready = False
         self.engine.close()
@@ -155,6 +160,12 @@ class Runtime:
         finally:
             consumer_gone.set()
             _drop([future for _, _, future in pending])
+
+
+def _warm_streams() -> None:
+    from service.core.streams.sequential import warm  # imports numba: off the event loop
+
+    warm()
 
 
 def runtime(request: Request) -> Runtime:

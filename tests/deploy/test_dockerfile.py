@@ -105,6 +105,8 @@ def test_runtime_environment(dockerfile):
     assert env["PYTHONUNBUFFERED"] == "1"
     assert env["PYTHONDONTWRITEBYTECODE"] == "1", "a read-only root filesystem must not see .pyc writes"
     assert env["PIP_NO_CACHE_DIR"] == "1"
+    # numba needs a writable cache for the torch streams' kernels, and the root filesystem may be read-only
+    assert env["NUMBA_CACHE_DIR"].startswith("/tmp/")
     for name in env:
         if name.startswith("INITSERVE_"):
             assert name[len("INITSERVE_") :].lower() in Settings.model_fields, f"{name} is not a setting"

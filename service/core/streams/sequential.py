@@ -152,3 +152,16 @@ def model_sources(
 
 def _handed_out(shared: SharedDraws, name: str) -> Any:
     return lambda: shared.array(name)
+
+
+def warm() -> None:
+    """Compile (or load from numba's cache) every kernel of the torch streams, so that no request waits for
+    it: a few small draws per dtype and capability (about 1 s from the cache; a first compile takes longer)."""
+    for capability in ("avx2", "default"):
+        gen = TorchGenerator(0, capability)
+        for dtype in ("float32", "float64", "float16", "bfloat16"):
+            for count in (3, 17):
+                out = np.empty(count, dtype=numpy_dtype(dtype))
+                gen.uniform_(out, -1.0, 1.0)
+                gen.normal_(out, 0.0, 1.0)
+        gen.randperm(5)
