@@ -9,6 +9,7 @@ same meaning, models drawn from one generator in entry order, ``torch-default`` 
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import subprocess
 import sys
@@ -19,7 +20,7 @@ import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.api.helpers import load_npy, problem_of
+from tests.api.helpers import REPO, load_npy, problem_of
 
 torch = pytest.importorskip("torch")
 safetensors_numpy = pytest.importorskip("safetensors.numpy")
@@ -210,3 +211,16 @@ def test_an_unknown_stream_is_a_422_listing_the_streams(client: TestClient) -> N
     problem = problem_of(response)
     assert problem["field"] == "stream"
     assert "torch-default" in problem["detail"] and "initserve-1" in problem["detail"]
+
+
+def test_the_readme_example_is_torchs(client: TestClient, tmp_path: Any) -> None:
+    """README "Same numbers as PyTorch": its curl request, saved as w.npy, passes its Python check."""
+    readme = (REPO / "README.md").read_text()
+    section = readme.split("## Same numbers as PyTorch", 1)[1].split("\n## ", 1)[0]
+    curl = section.split("```bash\n", 1)[1].split("```", 1)[0]
+    body = json.loads(curl.split("-d '", 1)[1].rsplit("'", 1)[0])
+    check = section.split("```python\n", 1)[1].split("```", 1)[0]
+    response = client.post("/v1/tensors/npy", json=body)
+    assert response.status_code == 200, response.text
+    (tmp_path / "w.npy").write_bytes(response.content)
+    subprocess.run([sys.executable, "-c", check], cwd=tmp_path, check=True, timeout=120)
