@@ -24,7 +24,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from service.core.streams.torch.generator import TorchGenerator  # noqa: E402
+from service.core.streams.torch.generator import PARALLEL_FROM, TorchGenerator  # noqa: E402
 
 pytestmark = pytest.mark.torch
 
@@ -73,9 +73,16 @@ def sequence_program(seed: int) -> Program:
     ]
 
 
+def threaded_program(seed: int) -> Program:
+    """Sizes from PARALLEL_FROM on: normal_'s float32 transform split over threads, same bits."""
+    n = PARALLEL_FROM + 7
+    ops: list[Op] = [("normal", dtype, n, 0.1, 0.37) for dtype in ("float32", "bfloat16", "float16")]
+    return seed, [*ops, ("normal", "float32", 4 * PARALLEL_FROM, -1.0, 2.0), ("normal", "float32", 3, 0.0, 1.0)]
+
+
 def all_programs() -> list[Program]:
     programs = [size_program(seed, dtype, n) for seed in SEEDS for dtype in DTYPES for n in SIZES]
-    return programs + [sequence_program(seed) for seed in SEEDS]
+    return programs + [sequence_program(seed) for seed in SEEDS] + [threaded_program(seed) for seed in (0, 2**53 - 1)]
 
 
 def run_ours(program: Program, capability: str) -> list[bytes]:

@@ -44,7 +44,9 @@ payloads (only reachable with a NaN ``mean``) are not promised.
 
 Kernels draw in chunks of :data:`CHUNK` values into a scratch buffer and transform from it with branch-free
 loops (``normal_``'s lanes gathered into flat arrays) that LLVM vectorizes; the bits do not depend on the
-chunking. A generator is not thread-safe (torch locks its own): use one per request, in entry order.
+chunking. From :data:`PARALLEL_FROM` values on, the float32 Box-Muller transform of ``normal_`` (float32,
+float16, bfloat16) runs on up to :data:`WORKERS` threads (GIL released) after the sequential draws. A
+generator itself is not thread-safe (torch locks its own): use one per request, in entry order.
 
 numba's on-disk cache keys on this file only: after changing :mod:`service.core.kernels.mt19937`,
 ``avx_mathfun``, ``glibc_math`` or ``fma``, remove this package's ``__pycache__/*.nbi``/``*.nbc`` (or
@@ -54,6 +56,9 @@ touch this file), or the cached kernels keep the old code.
 from __future__ import annotations
 
 import math
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from typing import Final, Literal
 
 import ml_dtypes
@@ -249,35 +254,35 @@ def _cast_low(values: np.ndarray, out: np.ndarray, bfloat16: bool, lo: np.uint32
 # ------------------------------------------------------------------------------------------------- normal kernels
 
 
-@njit(cache=True)
-def _normal_blocks_f32(
-    state: np.ndarray, pos: int, out: np.ndarray, blocks: int, mean: np.float32, std: np.float32, avx2: bool
-) -> int:
-    """``blocks`` blocks of ``NormalFill16<float>`` from ``16 * blocks`` fresh draws into ``out[:16 * blocks]``.
+@njit(cache=True, nogil=True)
+def _transform_f32(
+    words: np.ndarray, out: np.ndarray, b0: int, b1: int, mean: np.float32, std: np.float32, avx2: bool
+) -> None:
+    """Blocks ``b0 <= b < b1`` of ``NormalFill16<float>``: uniforms from ``words[16b:16b + 16]``, normals to
+    ``out[16b:16b + 16]``. ``words`` may be ``out`` viewed as ``uint32`` (a chunk is read before it is written).
 
     Per block, ``d`` = its 16 uniforms, for ``j < 8``: ``u1 = 1 - d[j]``, ``u2 = d[j + 8]``,
     ``radius = sqrt(-2 * log(u1))``, ``out[j] = fma(radius * cos(theta), std, mean)``,
     ``out[j + 8] = fma(radius * sin(theta), std, mean)``. ``avx2``: ``log256_ps`` and ``sincos256_ps`` of
     ``theta = float32(2 pi) * u2``; else glibc ``logf`` and ``sincosf`` of ``theta = float32(2 pi * float64(u2))``.
-    The lanes are gathered into flat arrays so that the transform loop vectorizes.
+    The lanes are gathered into flat arrays so that the transform loop vectorizes. Releases the GIL.
     """
     scale = np.float32(1.0 / 16777216.0)
     one = np.float32(1.0)
     minus_two = np.float32(-2.0)
     two_pi = np.float32(_TWO_PI_F64)
     per = CHUNK // 16
-    words = np.empty(CHUNK, dtype=np.uint32)
     u1 = np.empty(8 * per, dtype=np.float32)
     u2 = np.empty(8 * per, dtype=np.float32)
     n1 = np.empty(8 * per, dtype=np.float32)
     n2 = np.empty(8 * per, dtype=np.float32)
-    for b0 in range(0, blocks, per):
-        m = min(per, blocks - b0)
-        pos = mt19937.fill_u32(state, pos, words[: 16 * m])
+    for c0 in range(b0, b1, per):
+        m = min(per, b1 - c0)
         for b in range(m):
+            w = 16 * (c0 + b)
             for j in range(8):
-                u1[8 * b + j] = one - np.float32(np.int32(words[16 * b + j] & np.uint32(_MASK24))) * scale
-                u2[8 * b + j] = np.float32(np.int32(words[16 * b + j + 8] & np.uint32(_MASK24))) * scale
+                u1[8 * b + j] = one - np.float32(np.int32(words[w + j] & np.uint32(_MASK24))) * scale
+                u2[8 * b + j] = np.float32(np.int32(words[w + j + 8] & np.uint32(_MASK24))) * scale
         if avx2:
             for i in range(8 * m):
                 radius = np.sqrt(minus_two * log256_ps(u1[i]))
@@ -291,10 +296,24 @@ def _normal_blocks_f32(
                 n1[i] = fma(radius * c, std, mean)
                 n2[i] = fma(radius * s, std, mean)
         for b in range(m):
-            o = 16 * (b0 + b)
+            o = 16 * (c0 + b)
             for j in range(8):
                 out[o + j] = n1[8 * b + j]
                 out[o + j + 8] = n2[8 * b + j]
+
+
+@njit(cache=True)
+def _normal_blocks_f32(
+    state: np.ndarray, pos: int, out: np.ndarray, blocks: int, mean: np.float32, std: np.float32, avx2: bool
+) -> int:
+    """``blocks`` blocks of ``NormalFill16<float>`` (:func:`_transform_f32`) from ``16 * blocks`` fresh draws
+    into ``out[:16 * blocks]``, a cache-sized chunk of draws at a time; return the position."""
+    words = np.empty(CHUNK, dtype=np.uint32)
+    per = CHUNK // 16
+    for b0 in range(0, blocks, per):
+        m = min(per, blocks - b0)
+        pos = mt19937.fill_u32(state, pos, words[: 16 * m])
+        _transform_f32(words, out[16 * b0 : 16 * (b0 + m)], 0, m, mean, std, avx2)
     return pos
 
 
@@ -402,6 +421,41 @@ def _randperm(state: np.ndarray, pos: int, n: int) -> tuple[np.ndarray, int]:
     return perm, pos
 
 
+# -------------------------------------------------------------------------------------------------------- threads
+
+#: From this many values on, normal_'s float32 transform is split over threads (the draws stay sequential, and
+#: each output is a pure function of its block's draws, so the bits are those of one thread).
+PARALLEL_FROM: Final[int] = 1 << 18
+#: Threads for that split: the CPUs this process may run on, at most 4.
+WORKERS: Final[int] = max(1, min(4, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1))
+
+_pool: ThreadPoolExecutor | None = None
+_pool_lock = threading.Lock()
+
+
+def _executor() -> ThreadPoolExecutor:
+    global _pool
+    with _pool_lock:
+        if _pool is None:
+            _pool = ThreadPoolExecutor(max_workers=WORKERS - 1, thread_name_prefix="torch-normal")
+        return _pool
+
+
+def _transform(words: np.ndarray, out: np.ndarray, blocks: int, mean: np.float32, std: np.float32, avx2: bool) -> None:
+    """:func:`_transform_f32` on blocks ``[0, blocks)``, in ``WORKERS`` contiguous parts when it is large."""
+    if WORKERS == 1 or 16 * blocks < PARALLEL_FROM:
+        _transform_f32(words, out, 0, blocks, mean, std, avx2)
+        return
+    bounds = [blocks * i // WORKERS for i in range(WORKERS + 1)]
+    pool = _executor()
+    futures = [
+        pool.submit(_transform_f32, words, out, bounds[i], bounds[i + 1], mean, std, avx2) for i in range(WORKERS - 1)
+    ]
+    _transform_f32(words, out, bounds[-2], bounds[-1], mean, std, avx2)
+    for future in futures:
+        future.result()
+
+
 # ------------------------------------------------------------------------------------------------------- generator
 
 _BFLOAT16: Final[np.dtype] = np.dtype(ml_dtypes.bfloat16)
@@ -477,15 +531,24 @@ class TorchGenerator:
         if n < 16:
             self._normal_scalar(flat, mean, std)
         elif flat.dtype == np.float32:
-            self._pos = _normal_f32(self._state, self._pos, flat, np.float32(mean), np.float32(std), avx2)
+            m32, s32 = np.float32(mean), np.float32(std)
+            if n < PARALLEL_FROM:
+                self._pos = _normal_f32(self._state, self._pos, flat, m32, s32, avx2)
+                return
+            words = flat.view(np.uint32)
+            self._fill(words)  # n uniforms, as normal_fill draws them
+            _transform(words, flat, n // 16, m32, s32, avx2)
+            if n % 16:  # the last 16 values again, from 16 fresh uniforms
+                tail = np.empty(16, dtype=np.float32)
+                self._pos = _normal_blocks_f32(self._state, self._pos, tail, 1, m32, s32, avx2)
+                flat[n - 16 :] = tail
         elif flat.dtype == np.float64:
             self._pos = _normal_f64(self._state, self._pos, flat, mean, std)
         else:  # float16, bfloat16: 16 fresh uniforms per block, the tail block written to [n - 16, n)
             blocks = -(-n // 16)
             values = np.empty(16 * blocks, dtype=np.float32)
-            self._pos = _normal_blocks_f32(
-                self._state, self._pos, values, blocks, np.float32(mean), np.float32(std), avx2
-            )
+            self._fill(values.view(np.uint32))
+            _transform(values.view(np.uint32), values, blocks, np.float32(mean), np.float32(std), avx2)
             bits = np.empty(16 * blocks, dtype=np.uint16)
             _cast_low(values, bits, flat.dtype == _BFLOAT16, np.uint32(0), np.uint32(0), False)
             full = 16 * (n // 16)
