@@ -1,5 +1,6 @@
 """Determinism across processes: the same request gives the same bytes from a server with two worker
-processes, from two separately started servers, and across a restart, for every scheme family."""
+processes, from two separately started servers, and across a restart, for every scheme family and
+stream."""
 
 from __future__ import annotations
 
@@ -29,6 +30,11 @@ REQUESTS = [
     {"shape": shape, "init": init, "seed": 1234 + i, "dtype": dtype}
     for i, (shape, init) in enumerate(INITS)
     for dtype in ("float32", "float64")
+] + [  # the torch streams: one generator per tensor, drawn whole on one thread, in compiled kernels
+    {"shape": [512, 2100], "layout": "torch", "init": init, "seed": 99, "dtype": dtype, "stream": stream}
+    for init in ({"scheme": "he"}, {"scheme": "glorot"}, {"scheme": "torch.trunc_normal_", "std": 0.5})
+    for dtype in ("float32", "float16")
+    for stream in ("torch", "torch-default")
 ]
 
 
