@@ -24,10 +24,9 @@ import pytest
 from numba import njit
 
 from service.core.kernels import glibc_math
+from service.core.kernels.bits import as_uint32, as_uint64
 from service.core.kernels.glibc_math import (
     TWO_PI,
-    _asuint,
-    _asuint64,
     cosf,
     logf,
     normal_fill_default,
@@ -93,14 +92,14 @@ C_UNARY64 = {name: _unary64(name) for name in ("log", "log1p", "sin", "cos")}
 def _differ(a: np.float32, b: np.float32) -> bool:
     if a != a and b != b:  # both NaN
         return False
-    return _asuint(a) != _asuint(b)
+    return as_uint32(a) != as_uint32(b)
 
 
 @njit
 def _differ64(a: float, b: float) -> bool:
     if a != a and b != b:  # both NaN
         return False
-    return _asuint64(a) != _asuint64(b)
+    return as_uint64(a) != as_uint64(b)
 
 
 @njit

@@ -31,37 +31,12 @@ the intrinsics do. Constants are the float32 bit patterns loaded by the binary (
 from __future__ import annotations
 
 import numpy as np
-from llvmlite import ir
-from numba import njit, types
-from numba.extending import intrinsic
+from numba import njit
 
+from service.core.kernels.bits import as_float32, as_uint32
 from service.core.kernels.fma import fma
 
 __all__ = ["log256_ps", "normal_block16", "normal_fill", "sincos256_ps"]
-
-
-@intrinsic
-def _bits(typingctx, x):  # type: ignore[no-untyped-def]
-    """The IEEE bit pattern of a float32, as uint32 (``_mm256_castps_si256`` on one lane)."""
-    if x != types.float32:
-        return None
-
-    def codegen(context, builder, signature, args):  # type: ignore[no-untyped-def]
-        return builder.bitcast(args[0], ir.IntType(32))
-
-    return types.uint32(types.float32), codegen
-
-
-@intrinsic
-def _float(typingctx, v):  # type: ignore[no-untyped-def]
-    """The float32 with bit pattern ``v`` (uint32; ``_mm256_castsi256_ps`` on one lane)."""
-    if v != types.uint32:
-        return None
-
-    def codegen(context, builder, signature, args):  # type: ignore[no-untyped-def]
-        return builder.bitcast(args[0], ir.FloatType())
-
-    return types.float32(types.uint32), codegen
 
 
 def _f32(bits: int) -> np.float32:
@@ -140,9 +115,9 @@ def log256_ps(x: np.float32) -> np.float32:
     invalid = x <= _ZERO  # _CMP_LE_OS against 0: false for NaN
     # vmaxps x, min_norm_pos: the second operand when the first is not greater (NaN included)
     x = x if x > _MIN_NORM_POS else _MIN_NORM_POS
-    bits = np.int64(_bits(x))
+    bits = np.int64(as_uint32(x))
     imm0 = (bits >> 23) - 127  # vpsrld 23, vpaddd -127
-    x = _float(np.uint32((bits & 0x807FFFFF) | 0x3F000000))  # keep the mantissa, exponent of 0.5
+    x = as_float32(np.uint32((bits & 0x807FFFFF) | 0x3F000000))  # keep the mantissa, exponent of 0.5
     e = np.float32(imm0) + _ONE  # vcvtdq2ps, vaddps
     mask = x < _SQRTHF  # _CMP_LT_OS
     tmp = x if mask else _ZERO  # vandps x, mask
@@ -164,7 +139,7 @@ def log256_ps(x: np.float32) -> np.float32:
     x = x + y
     x = fma(e, _LOG_Q2, x)
     if invalid:
-        return _float(np.uint32(_bits(x) | _ALL))
+        return as_float32(np.uint32(as_uint32(x) | _ALL))
     return x
 
 
@@ -188,9 +163,9 @@ def sincos256_ps(x: np.float32) -> tuple[np.float32, np.float32]:
       ``fma(r, y2, r)`` (``vfmadd132ps``);
     * the selection (``and``/``andnot``, the two ``vsubps`` and ``vaddps``) and the sign ``xor`` as written.
     """
-    bits = _bits(x)
+    bits = as_uint32(x)
     sign_bit_sin = np.int64(bits & _SIGN_MASK)
-    x = _float(np.uint32(bits & _INV_SIGN_MASK))
+    x = as_float32(np.uint32(bits & _INV_SIGN_MASK))
     y = x * _FOPI
     imm2 = _i32(_cvttps_epi32(y) + 1) & -2  # vpaddd 1, vpand ~1
     y = np.float32(imm2)
@@ -219,8 +194,8 @@ def sincos256_ps(x: np.float32) -> tuple[np.float32, np.float32]:
     ys = ys - ysin2
     s = ysin2 + ysin1
     c = ys + yc
-    s = _float(np.uint32(np.int64(_bits(s)) ^ sign_bit_sin))
-    c = _float(np.uint32(np.int64(_bits(c)) ^ sign_bit_cos))
+    s = as_float32(np.uint32(np.int64(as_uint32(s)) ^ sign_bit_sin))
+    c = as_float32(np.uint32(np.int64(as_uint32(c)) ^ sign_bit_cos))
     return s, c
 
 

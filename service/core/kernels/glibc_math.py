@@ -39,10 +39,9 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from llvmlite import ir
-from numba import njit, types
-from numba.extending import intrinsic
+from numba import njit
 
+from service.core.kernels.bits import as_float32, as_float64, as_uint32, as_uint64
 from service.core.kernels.fma import fma
 
 __all__ = [
@@ -66,54 +65,6 @@ __all__ = [
 
 # ---------------------------------------------------------------------------------------------------
 # Bit casts (``asuint`` / ``asfloat`` of glibc's math_config.h).
-
-
-@intrinsic
-def _asuint(typingctx, x):  # type: ignore[no-untyped-def]
-    """The bits of a float32 as a uint32 (glibc's ``asuint``)."""
-    if x != types.float32:
-        return None
-
-    def codegen(context, builder, signature, args):  # type: ignore[no-untyped-def]
-        return builder.bitcast(args[0], ir.IntType(32))
-
-    return types.uint32(types.float32), codegen
-
-
-@intrinsic
-def _asfloat(typingctx, i):  # type: ignore[no-untyped-def]
-    """The float32 whose bits are the uint32 ``i`` (glibc's ``asfloat``)."""
-    if i != types.uint32:
-        return None
-
-    def codegen(context, builder, signature, args):  # type: ignore[no-untyped-def]
-        return builder.bitcast(args[0], ir.FloatType())
-
-    return types.float32(types.uint32), codegen
-
-
-@intrinsic
-def _asuint64(typingctx, x):  # type: ignore[no-untyped-def]
-    """The bits of a float64 as a uint64 (glibc's ``asuint64``)."""
-    if x != types.float64:
-        return None
-
-    def codegen(context, builder, signature, args):  # type: ignore[no-untyped-def]
-        return builder.bitcast(args[0], ir.IntType(64))
-
-    return types.uint64(types.float64), codegen
-
-
-@intrinsic
-def _asdouble(typingctx, i):  # type: ignore[no-untyped-def]
-    """The float64 whose bits are the uint64 ``i`` (glibc's ``asdouble``)."""
-    if i != types.uint64:
-        return None
-
-    def codegen(context, builder, signature, args):  # type: ignore[no-untyped-def]
-        return builder.bitcast(args[0], ir.DoubleType())
-
-    return types.float64(types.uint64), codegen
 
 
 def _table(bits: str) -> np.ndarray:
@@ -187,7 +138,7 @@ _LOGF_OFF = 0x3F330000
 def logf(x: np.float32) -> np.float32:
     """glibc 2.36 ``__logf_fma`` (``sysdeps/ieee754/flt-32/e_logf.c``, fused as x86-64 ``-mfma`` compiles it)."""
     x = np.float32(x)
-    ix = np.int64(_asuint(x))
+    ix = np.int64(as_uint32(x))
     if ix == 0x3F800000:
         return np.float32(0.0)
     if ((ix - 0x00800000) & 0xFFFFFFFF) >= 0x7F800000 - 0x00800000:
@@ -199,7 +150,7 @@ def logf(x: np.float32) -> np.float32:
         if (ix & 0x80000000) != 0 or ((ix * 2) & 0xFFFFFFFF) >= 0xFF000000:
             return np.float32(np.nan)  # __math_invalidf (x)
         # Subnormal: normalize it.
-        ix = np.int64(_asuint(x * np.float32(8388608.0)))
+        ix = np.int64(as_uint32(x * np.float32(8388608.0)))
         ix -= 23 << 23
     # x = 2^k z, z in [OFF, 2*OFF] exact; the ith subinterval contains z and c is near its center.
     tmp = (ix - _LOGF_OFF) & 0xFFFFFFFF
@@ -208,7 +159,7 @@ def logf(x: np.float32) -> np.float32:
     iz = (ix - (tmp & (0x1FF << 23))) & 0xFFFFFFFF
     invc = LOGF_INVC[i]
     logc = LOGF_LOGC[i]
-    z = np.float64(_asfloat(np.uint32(iz)))
+    z = np.float64(as_float32(np.uint32(iz)))
     # log(x) = log1p(z/c-1) + log(c) + k*Ln2
     r = fma(z, invc, -1.0)
     y0 = fma(np.float64(k), _LN2, logc)
@@ -349,13 +300,13 @@ def _reduce_large(xi: int) -> tuple[float, int]:
 @njit(cache=True)
 def _sincosf_reduce(y: np.float32) -> tuple[float, float, int, int]:
     """Shared reduction of sinf/cosf/sincosf for finite |y| >= pi/4: (x*s, x*x, table, quadrant)."""
-    top = (np.int64(_asuint(y)) >> 20) & 0x7FF
+    top = (np.int64(as_uint32(y)) >> 20) & 0x7FF
     if top < _ABSTOP12_120:
         x, n = _reduce_fast(np.float64(y))
         s = SINCOSF_TABLE[0, _SIGN + (n & 3)]
         t = 1 if n & 2 else 0
         return x * s, x * x, t, n
-    xi = np.int64(_asuint(y))
+    xi = np.int64(as_uint32(y))
     sign = xi >> 31
     x, n = _reduce_large(xi)
     s = SINCOSF_TABLE[0, _SIGN + ((n + sign) & 3)]
@@ -367,7 +318,7 @@ def _sincosf_reduce(y: np.float32) -> tuple[float, float, int, int]:
 def sinf(y: np.float32) -> np.float32:
     """glibc 2.36 ``__sinf_fma`` (``sysdeps/ieee754/flt-32/s_sinf.c``, fused as x86-64 ``-mfma`` compiles it)."""
     y = np.float32(y)
-    top = (np.int64(_asuint(y)) >> 20) & 0x7FF
+    top = (np.int64(as_uint32(y)) >> 20) & 0x7FF
     if top < _ABSTOP12_PIO4:
         if top < _ABSTOP12_TINY:
             return y
@@ -383,7 +334,7 @@ def sinf(y: np.float32) -> np.float32:
 def cosf(y: np.float32) -> np.float32:
     """glibc 2.36 ``__cosf_fma`` (``sysdeps/ieee754/flt-32/s_cosf.c``, fused as x86-64 ``-mfma`` compiles it)."""
     y = np.float32(y)
-    top = (np.int64(_asuint(y)) >> 20) & 0x7FF
+    top = (np.int64(as_uint32(y)) >> 20) & 0x7FF
     if top < _ABSTOP12_PIO4:
         if top < _ABSTOP12_TINY:
             return np.float32(1.0)
@@ -405,7 +356,7 @@ def sincosf(y: np.float32) -> tuple[np.float32, np.float32]:
     ``sincosf`` call.
     """
     y = np.float32(y)
-    top = (np.int64(_asuint(y)) >> 20) & 0x7FF
+    top = (np.int64(as_uint32(y)) >> 20) & 0x7FF
     if top < _ABSTOP12_PIO4:
         if top < _ABSTOP12_TINY:
             return y, np.float32(1.0)
@@ -622,7 +573,7 @@ _LOG_HI = 0x3FF1090000000000  # asuint64 (1.0 + 0x1.09p-4)
 def log(x: float) -> float:
     """glibc 2.36 ``__log_fma`` (``sysdeps/ieee754/dbl-64/e_log.c``, fused as x86-64 ``-mfma`` compiles it)."""
     x = np.float64(x)
-    ix = np.int64(_asuint64(x))
+    ix = np.int64(as_uint64(x))
     if _LOG_LO <= ix < _LOG_HI:
         # Close to 1.0 (a negative ix is a negative x, outside).
         if ix == 0x3FF0000000000000:
@@ -653,7 +604,7 @@ def log(x: float) -> float:
         if (top & 0x8000) != 0 or (top & 0x7FF0) == 0x7FF0:
             return np.nan  # __math_invalid (x)
         # Subnormal: normalize it.
-        ix = np.int64(_asuint64(x * 4503599627370496.0)) - (52 << 52)
+        ix = np.int64(as_uint64(x * 4503599627370496.0)) - (52 << 52)
     # x = 2^k z, z in [OFF, 2*OFF) exact; the ith subinterval contains z and c is near its center.
     tmp = ix - _LOG_OFF
     i = (tmp >> (52 - 7)) & 127
@@ -661,7 +612,7 @@ def log(x: float) -> float:
     iz = ix - (k << 52)
     invc = LOG_TAB[i, 0]
     logc = LOG_TAB[i, 1]
-    z = _asdouble(np.uint64(iz))
+    z = as_float64(np.uint64(iz))
     # log(x) = log1p(z/c-1) + log(c) + k*Ln2; r ~= z/c - 1 (__builtin_fma in the source).
     r = fma(z, invc, -1.0)
     kd = np.float64(k)
@@ -690,13 +641,13 @@ _LP7 = 1.479819860511658591e-01
 @njit(cache=True)
 def _high_word(x: float) -> int:
     """GET_HIGH_WORD: the signed top 32 bits of a float64."""
-    return np.int64(_asuint64(x)) >> 32
+    return np.int64(as_uint64(x)) >> 32
 
 
 @njit(cache=True)
 def _with_high_word(x: float, high: int) -> float:
     """SET_HIGH_WORD: x with its top 32 bits replaced."""
-    return _asdouble(np.uint64(((high & 0xFFFFFFFF) << 32) | (np.int64(_asuint64(x)) & 0xFFFFFFFF)))
+    return as_float64(np.uint64(((high & 0xFFFFFFFF) << 32) | (np.int64(as_uint64(x)) & 0xFFFFFFFF)))
 
 
 @njit(cache=True)
@@ -808,7 +759,7 @@ def _taylor_sin(xx: float, a: float, da: float) -> float:
 @njit(cache=True)
 def _low_word(x: float) -> int:
     """u.i[LOW_HALF]: the low 32 bits of a float64."""
-    return np.int64(_asuint64(x)) & 0xFFFFFFFF
+    return np.int64(as_uint64(x)) & 0xFFFFFFFF
 
 
 @njit(cache=True)
@@ -900,7 +851,7 @@ def _branred_part(x: float) -> tuple[float, float, float]:
     """One half of ``__branred``'s reduction: (b, bb, sum) for x1 or x2."""
     k = ((_high_word(x) >> 20) & 2047) - 450
     k = 0 if k < 0 else k // 24
-    gor = _asdouble(np.uint64((0x63F00000 - ((k * 24) << 20)) << 32))  # 2^(576 - 24k)
+    gor = as_float64(np.uint64((0x63F00000 - ((k * 24) << 20)) << 32))  # 2^(576 - 24k)
     r = np.empty(6, np.float64)
     for i in range(6):
         r[i] = x * TOVERP[k + i] * gor
