@@ -44,8 +44,9 @@ payloads (only reachable with a NaN ``mean``) are not promised.
 
 Kernels draw in chunks of :data:`CHUNK` values into a scratch buffer and transform from it with branch-free
 loops (``normal_``'s lanes gathered into flat arrays) that LLVM vectorizes; the bits do not depend on the
-chunking. From :data:`PARALLEL_FROM` values on, the float32 Box-Muller transform of ``normal_`` (float32,
-float16, bfloat16) runs on up to :data:`WORKERS` threads (GIL released) after the sequential draws. A
+chunking. From :data:`PARALLEL_FROM` values on, the ``default`` capability's float32 Box-Muller transform
+of ``normal_`` (float32, float16, bfloat16) runs on up to :data:`WORKERS` threads (GIL released) after the
+sequential draws. A
 generator itself is not thread-safe (torch locks its own): use one per request, in entry order.
 
 numba's on-disk cache keys on this file only: after changing :mod:`service.core.kernels.mt19937`,
@@ -307,26 +308,14 @@ def _normal_blocks_f32(
     state: np.ndarray, pos: int, out: np.ndarray, blocks: int, mean: np.float32, std: np.float32, avx2: bool
 ) -> int:
     """``blocks`` blocks of ``NormalFill16<float>`` (:func:`_transform_f32`) from ``16 * blocks`` fresh draws
-    into ``out[:16 * blocks]``, a cache-sized chunk of draws at a time; return the position."""
+    into ``out[:16 * blocks]``, a cache-sized chunk of draws at a time (one pass over memory); return the
+    position."""
     words = np.empty(CHUNK, dtype=np.uint32)
     per = CHUNK // 16
     for b0 in range(0, blocks, per):
         m = min(per, blocks - b0)
         pos = mt19937.fill_u32(state, pos, words[: 16 * m])
         _transform_f32(words, out[16 * b0 : 16 * (b0 + m)], 0, m, mean, std, avx2)
-    return pos
-
-
-@njit(cache=True)
-def _normal_f32(state: np.ndarray, pos: int, out: np.ndarray, mean: np.float32, std: np.float32, avx2: bool) -> int:
-    """``normal_fill`` on float32, ``n >= 16``: ``n`` draws, blocks in place, then the 16-value tail if any."""
-    n = out.shape[0]
-    pos = _normal_blocks_f32(state, pos, out, n // 16, mean, std, avx2)
-    if n % 16:
-        pos = mt19937.skip(state, pos, n % 16)  # the uniforms after the last full block, overwritten by the tail
-        tail = np.empty(16, dtype=np.float32)
-        pos = _normal_blocks_f32(state, pos, tail, 1, mean, std, avx2)
-        out[n - 16 :] = tail
     return pos
 
 
@@ -356,7 +345,7 @@ def _normal_blocks_f64(state: np.ndarray, pos: int, out: np.ndarray, blocks: int
 
 @njit(cache=True)
 def _normal_f64(state: np.ndarray, pos: int, out: np.ndarray, mean: float, std: float) -> int:
-    """``normal_fill`` on float64, ``n >= 16``: as :func:`_normal_f32` with ``NormalFill16<double>``."""
+    """``normal_fill`` on float64, ``n >= 16``: ``n`` draws, the blocks, then the tail from 16 fresh draws."""
     n = out.shape[0]
     pos = _normal_blocks_f64(state, pos, out, n // 16, mean, std)
     if n % 16:
@@ -423,8 +412,8 @@ def _randperm(state: np.ndarray, pos: int, n: int) -> tuple[np.ndarray, int]:
 
 # -------------------------------------------------------------------------------------------------------- threads
 
-#: From this many values on, normal_'s float32 transform is split over threads (the draws stay sequential, and
-#: each output is a pure function of its block's draws, so the bits are those of one thread).
+#: From this many values on, normal_'s float32 ``default`` transform is split over threads (the draws stay
+#: sequential, and each output is a pure function of its block's draws, so the bits are those of one thread).
 PARALLEL_FROM: Final[int] = 1 << 18
 #: Threads for that split: the CPUs this process may run on, at most 4.
 WORKERS: Final[int] = max(1, min(4, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1))
@@ -441,9 +430,18 @@ def _executor() -> ThreadPoolExecutor:
         return _pool
 
 
+def _threaded(count: int, avx2: bool) -> bool:
+    """Whether ``count`` values are transformed on threads (else drawn and transformed in one pass).
+
+    Only the ``default`` transform (glibc's table-driven ``logf``/``sincosf``, not vectorized) gains from
+    it; the vectorized AVX2 one is cheaper than the extra pass over memory when the other cores are busy.
+    """
+    return WORKERS > 1 and count >= PARALLEL_FROM and not avx2
+
+
 def _transform(words: np.ndarray, out: np.ndarray, blocks: int, mean: np.float32, std: np.float32, avx2: bool) -> None:
     """:func:`_transform_f32` on blocks ``[0, blocks)``, in ``WORKERS`` contiguous parts when it is large."""
-    if WORKERS == 1 or 16 * blocks < PARALLEL_FROM:
+    if not _threaded(16 * blocks, avx2):
         _transform_f32(words, out, 0, blocks, mean, std, avx2)
         return
     bounds = [blocks * i // WORKERS for i in range(WORKERS + 1)]
@@ -532,23 +530,29 @@ class TorchGenerator:
             self._normal_scalar(flat, mean, std)
         elif flat.dtype == np.float32:
             m32, s32 = np.float32(mean), np.float32(std)
-            if n < PARALLEL_FROM:
-                self._pos = _normal_f32(self._state, self._pos, flat, m32, s32, avx2)
-                return
-            words = flat.view(np.uint32)
-            self._fill(words)  # n uniforms, as normal_fill draws them
-            _transform(words, flat, n // 16, m32, s32, avx2)
+            if _threaded(n, avx2):  # n uniforms, as normal_fill draws them, then the transform on threads
+                words = flat.view(np.uint32)
+                self._fill(words)
+                _transform(words, flat, n // 16, m32, s32, avx2)
+            else:  # drawn and transformed chunk by chunk; the n % 16 uniforms after the last block are skipped
+                self._pos = _normal_blocks_f32(self._state, self._pos, flat, n // 16, m32, s32, avx2)
+                self._pos = mt19937.skip(self._state, self._pos, n % 16)
             if n % 16:  # the last 16 values again, from 16 fresh uniforms
                 tail = np.empty(16, dtype=np.float32)
-                self._pos = _normal_blocks_f32(self._state, self._pos, tail, 1, m32, s32, avx2)
+                self._fill(tail.view(np.uint32))
+                _transform(tail.view(np.uint32), tail, 1, m32, s32, avx2)
                 flat[n - 16 :] = tail
         elif flat.dtype == np.float64:
             self._pos = _normal_f64(self._state, self._pos, flat, mean, std)
         else:  # float16, bfloat16: 16 fresh uniforms per block, the tail block written to [n - 16, n)
             blocks = -(-n // 16)
             values = np.empty(16 * blocks, dtype=np.float32)
-            self._fill(values.view(np.uint32))
-            _transform(values.view(np.uint32), values, blocks, np.float32(mean), np.float32(std), avx2)
+            m32, s32 = np.float32(mean), np.float32(std)
+            if _threaded(16 * blocks, avx2):
+                self._fill(values.view(np.uint32))
+                _transform(values.view(np.uint32), values, blocks, m32, s32, avx2)
+            else:
+                self._pos = _normal_blocks_f32(self._state, self._pos, values, blocks, m32, s32, avx2)
             bits = np.empty(16 * blocks, dtype=np.uint16)
             _cast_low(values, bits, flat.dtype == _BFLOAT16, np.uint32(0), np.uint32(0), False)
             full = 16 * (n // 16)
