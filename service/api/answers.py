@@ -74,7 +74,7 @@ def binary_answer(
     }
 
 
-def _number(value: float | int) -> str:
+def shortest_decimal(value: float | int) -> str:
     """Shortest decimal that round-trips the float64 (Python's repr)."""
     return repr(float(value)) if isinstance(value, float) else str(value)
 
@@ -93,7 +93,7 @@ def init_headers(plan: TensorPlan, empirical: Empirical | None, comparison: Comp
         values["X-Init-Empirical-Mean"] = empirical.mean
         values["X-Init-Empirical-Variance"] = empirical.variance
         values["X-Init-Variance-Ratio"] = comparison.variance_ratio
-    return {k: v if isinstance(v, str) else _number(v) for k, v in values.items() if v is not None}
+    return {k: v if isinstance(v, str) else shortest_decimal(v) for k, v in values.items() if v is not None}
 
 
 def request_echo(body: BaseModel, seed: int) -> str:

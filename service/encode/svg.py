@@ -43,13 +43,14 @@ class MatplotlibUnavailable(RuntimeError):
     """matplotlib could not be imported (typically: no writable directory for its cache)."""
 
 
-def _number(value: float | int | str) -> str:
+def _short(value: float | int | str) -> str:
+    """A number for a label: 6 significant digits (`%g`)."""
     return f"{value:g}" if isinstance(value, float) else str(value)
 
 
 def scheme_label(run: Run) -> str:
     """``he (normal, fan_in, negative_slope=0)``: choices by value, numbers by name."""
-    parts = [str(v) if isinstance(v, str) else f"{k}={_number(v)}" for k, v in run.init.params.items()]
+    parts = [str(v) if isinstance(v, str) else f"{k}={_short(v)}" for k, v in run.init.params.items()]
     return f"{run.init.scheme} ({', '.join(parts)})" if parts else run.init.scheme
 
 
@@ -85,7 +86,7 @@ def _figure_title(report: Report) -> str:
     shape = f"{net.depth} layers of width {net.widths[0]}" if len(widths) == 1 else f"widths {list(net.widths)}"
     act = net.activation.name
     if net.activation.negative_slope is not None:
-        act += f" (negative slope {_number(net.activation.negative_slope)})"
+        act += f" (negative slope {_short(net.activation.negative_slope)})"
     return f"Signal propagation: {shape}, {act}, batch {net.batch}, seed {net.seed}"
 
 
