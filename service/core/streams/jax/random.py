@@ -1,0 +1,398 @@
+"""``jax.random`` of JAX 0.10.2 on CPU with its default flags, bit for bit and element-addressable.
+
+Default flags: ``jax_default_prng_impl = "threefry2x32"``, ``jax_threefry_partitionable = True`` (the default
+since JAX 0.5; ``jax/_src/config.py``), ``jax_enable_x64 = False``. A key is the two ``uint32`` words of
+``jax.random.key_data``; ``key(seed)`` is ``(0, seed mod 2^32)`` (``threefry_seed`` of ``np.int64(seed)``
+truncated to int32 by x64-off canonicalization; seeds outside int64 raise ``OverflowError`` like JAX).
+
+Bits (``service.core.kernels.threefry``): flat element ``i`` of any ``jax.random`` sampler draws from the
+threefry2x32 hash of the counter ``(hi32(i), lo32(i))``, ``w = y0 ^ y1``, whatever the shape: so element
+``i`` costs the same whatever ``start``, and a tensor computed in pieces equals the tensor computed whole.
+float32 takes all 32 bits, float16 the low 16 (``_random_bits(key, 16)``), bfloat16 the low 8 (``_uniform``
+draws 8 bits when ``nmant < 8``).
+
+The samplers (``jax/_src/random/core.py``), as XLA CPU compiles them (read off the optimized HLO, the LLVM IR
+and the disassembly of ``jax.random.normal(key, (256, 784), dtype)`` and its siblings, eager):
+
+* ``uniform(minval, maxval)``: ``minval``/``maxval`` go float64 -> float32 (the weak-typed Python float) ->
+  dtype; ``f = bitcast(w >> (nbits - nmant) | bits(1.0)) - 1`` in ``[0, 1)``; ``u = max(minval, f * (maxval
+  - minval) + minval)``. float32: the product and sum are one FMA (``vfmadd213ps``). float16: native
+  AVX512-FP16 arithmetic, one float16 FMA (``vfmadd213ph``); ``maxval - minval`` a float16 subtraction.
+  bfloat16: every operation in float32 and rounded to bfloat16 (XLA's float normalization), no FMA.
+* ``normal``: ``u = uniform(nextafter(-1, 0), 1)`` in the dtype, then ``sqrt(2) * erf_inv(u)``; ``erf_inv``
+  runs in float32 (CHLO upcasts 16-bit types) as :func:`service.core.kernels.xla_math.erf_inv_f32`, its
+  result is rounded to the dtype, and the product with ``sqrt(2)`` (rounded to the dtype) is the dtype's.
+* ``truncated_normal(lower, upper)``: ``a = erf(lower / sqrt(2))``, ``b = erf(upper / sqrt(2))`` (XLA
+  rewrites the division as a product by the rounded reciprocal: float32 ``0x3F3504F3``, float16
+  ``0.70703125``, bfloat16 the float32 ``0x3F3509E7``), ``u = uniform(a, b)``, ``sqrt(2) * erf_inv(u)``
+  clipped to ``[nextafter(lower, inf), nextafter(upper, -inf)]``, all in the dtype; NaN if a bound is NaN.
+
+Output: ``out`` is 1-D, ``stop - start`` long, of the dtype (``ml_dtypes.bfloat16`` for bfloat16), or float32
+for float16/bfloat16 (the values exactly widened). float64 is not a JAX default-flags dtype (JAX makes
+float32 and warns): it is refused here.
+
+The float16 results are those of a CPU with AVX512-FP16 (Sapphire Rapids and later), where XLA's LLVM emits
+native float16 arithmetic; float32 and bfloat16 are those of any x86-64 CPU with FMA.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Final
+
+import ml_dtypes
+import numpy as np
+from numba import njit, prange
+
+from service.core.kernels.fma import fma
+from service.core.kernels.threefry import bits32 as _bits32
+from service.core.kernels.threefry import bits32_fill, hash_pair
+from service.core.kernels.xla_math import (
+    as_f32,
+    bf16_bits,
+    erf_f16,
+    erf_f32,
+    erf_inv_f32,
+    f16_bits,
+    maximum_f32,
+    minimum_f32,
+    nextafter_f32,
+    round_bf16,
+    round_f16,
+)
+
+__all__ = ["DTYPES", "Key", "bits32", "fold_in", "key", "normal", "split", "truncated_normal", "uniform"]
+
+#: The two uint32 words of a threefry2x32 key (``jax.random.key_data``).
+Key = tuple[int, int]
+
+#: The dtypes JAX makes with its default flags.
+DTYPES: Final[dict[str, np.dtype]] = {
+    "float32": np.dtype(np.float32),
+    "float16": np.dtype(np.float16),
+    "bfloat16": np.dtype(ml_dtypes.bfloat16),
+}
+_KIND: Final[dict[str, int]] = {"float32": 0, "float16": 1, "bfloat16": 2}
+_F32, _F16, _BF16 = 0, 1, 2
+_MASK32: Final[int] = 0xFFFFFFFF
+
+_ONE = np.float32(1.0)
+_SQRT2_F32 = np.array([0x3FB504F3], dtype=np.uint32).view(np.float32)[0]  # float32(sqrt(2))
+_INV_SQRT2_F32 = np.array([0x3F3504F3], dtype=np.uint32).view(np.float32)[0]  # float32(1 / float32(sqrt(2)))
+_INV_SQRT2_BF16 = np.array([0x3F3509E7], dtype=np.uint32).view(np.float32)[0]  # float32(1 / bfloat16(sqrt(2)))
+_SQRT2_16 = 1.4140625  # float16(sqrt(2)) and bfloat16(sqrt(2))
+_INV_SQRT2_F16 = 0.70703125  # float16(1 / float16(sqrt(2)))
+_TWO_M7 = np.float32(2.0**-7)
+# normal's uniform(nextafter(-1, 0), 1): minval, and maxval - minval rounded to the dtype (2 in each).
+_NORMAL_LO_F32 = np.array([0xBF7FFFFF], dtype=np.uint32).view(np.float32)[0]
+_NORMAL_LO_F16 = -(1.0 - 2.0**-11)
+_NORMAL_LO_BF16 = np.float32(-(1.0 - 2.0**-8))
+_TWO_F32 = np.float32(2.0)
+
+
+# -- keys -------------------------------------------------------------------------------------------------
+
+
+def _word(x: int, what: str) -> int:
+    if not 0 <= x <= _MASK32:
+        raise ValueError(f"{what} must be a uint32 word, got {x}")
+    return x
+
+
+def _key(k: Key) -> tuple[np.uint32, np.uint32]:
+    k0, k1 = k
+    return np.uint32(_word(int(k0), "key word")), np.uint32(_word(int(k1), "key word"))
+
+
+def key(seed: int) -> Key:
+    """``jax.random.key_data(jax.random.key(seed))`` with x64 off: ``(0, seed mod 2^32)``.
+
+    JAX converts ``seed`` to ``np.int64`` (``OverflowError`` outside ``[-2^63, 2^63)``), x64-off
+    canonicalization truncates it to int32, and ``threefry_seed`` makes ``(seed >> 32, seed & 0xFFFFFFFF)``
+    of that int32: ``(0, seed mod 2^32)`` (``-1`` gives ``(0, 0xFFFFFFFF)``, ``2^32 + 5`` gives ``(0, 5)``).
+    """
+    seed = int(seed)
+    if not -(2**63) <= seed < 2**63:
+        raise OverflowError("Python int too large to convert to C long")
+    return (0, seed & _MASK32)
+
+
+def split(k: Key, num: int = 2) -> list[Key]:
+    """``jax.random.split(key, num)`` (partitionable): key ``j`` is ``threefry2x32(key, (0, j))``."""
+    if num < 0:
+        raise ValueError(f"num must be non-negative, got {num}")
+    k0, k1 = _key(k)
+    out: list[Key] = []
+    for j in range(num):
+        y0, y1 = hash_pair(k0, k1, np.uint32(j >> 32), np.uint32(j & _MASK32))
+        out.append((int(y0), int(y1)))
+    return out
+
+
+def fold_in(k: Key, data: int) -> Key:
+    """``jax.random.fold_in(key, data)``: ``threefry2x32(key, (0, data))``; ``data`` must fit uint32, as JAX's
+    ``jnp.asarray(data, dtype='uint32')`` requires (``OverflowError`` otherwise)."""
+    data = int(data)
+    if not 0 <= data <= _MASK32:
+        raise OverflowError(f"Python integer {data} out of bounds for uint32")
+    k0, k1 = _key(k)
+    y0, y1 = hash_pair(k0, k1, np.uint32(0), np.uint32(data))
+    return (int(y0), int(y1))
+
+
+def bits32(k: Key, start: int, stop: int) -> np.ndarray:
+    """Flat elements ``[start, stop)`` of ``jax.random.bits(key, shape, jnp.uint32)`` (any shape holding them)."""
+    if not 0 <= start <= stop:
+        raise ValueError(f"need 0 <= start <= stop, got [{start}, {stop})")
+    k0, k1 = _key(k)
+    out = np.empty(stop - start, dtype=np.uint32)
+    bits32_fill(k0, k1, start, out)
+    return out
+
+
+# -- per-element values (float64 holding a value of the dtype) ----------------------------------------------
+
+
+@njit(cache=True, inline="always", error_model="numpy")
+def _max64(a: float, b: float) -> float:
+    if a != a or b != b:
+        return math.nan
+    return a if a > b else b
+
+
+@njit(cache=True, inline="always", error_model="numpy")
+def _min64(a: float, b: float) -> float:
+    if a != a or b != b:
+        return math.nan
+    return a if a < b else b
+
+
+@njit(cache=True, inline="always", error_model="numpy")
+def _uniform_f32(w: np.uint32, lo: np.float32, scale: np.float32) -> np.float32:
+    """``max(lo, fma(f, scale, lo))``, ``f = bitcast(w >> 9 | 0x3F800000) - 1``."""
+    f = as_f32(np.uint32((w >> np.uint32(9)) | np.uint32(0x3F800000))) - _ONE
+    return maximum_f32(lo, fma(f, scale, lo))
+
+
+@njit(cache=True, inline="always", error_model="numpy")
+def _uniform_f16(w: np.uint32, lo: float, scale: float) -> float:
+    """``max(lo, fma16(f, scale, lo))``, ``f = ((w & 0xFFFF) >> 6) 2^-10``: the float64 sum is exact
+    (``f`` has 10 bits, ``scale`` 11, every term is a multiple of 2^-34 below 2^17), so one rounding to
+    float16 is the float16 FMA."""
+    f = float((w & np.uint32(0xFFFF)) >> np.uint32(6)) * (2.0**-10)
+    return _max64(lo, round_f16(f * scale + lo))
+
+
+@njit(cache=True, inline="always", error_model="numpy")
+def _uniform_bf16(w: np.uint32, lo: np.float32, scale: np.float32) -> np.float32:
+    """``max(lo, rnd(rnd(f * scale) + lo))`` in float32, ``rnd`` to bfloat16, ``f = ((w & 0xFF) >> 1) 2^-7``."""
+    f = np.float32((w & np.uint32(0xFF)) >> np.uint32(1)) * _TWO_M7
+    return maximum_f32(lo, round_bf16(round_bf16(f * scale) + lo))
+
+
+@njit(cache=True, inline="always", error_model="numpy")
+def _normal_value(w: np.uint32, kind: int) -> float:
+    if kind == _F32:
+        u = _uniform_f32(w, _NORMAL_LO_F32, _TWO_F32)
+        return float(erf_inv_f32(u) * _SQRT2_F32)
+    if kind == _F16:
+        u16 = _uniform_f16(w, _NORMAL_LO_F16, 2.0)
+        r16 = round_f16(float(erf_inv_f32(np.float32(u16))))
+        return round_f16(r16 * _SQRT2_16)
+    ub = _uniform_bf16(w, _NORMAL_LO_BF16, _TWO_F32)
+    rb = round_bf16(erf_inv_f32(ub))
+    return float(round_bf16(rb * np.float32(_SQRT2_16)))
+
+
+@njit(cache=True, inline="always", error_model="numpy")
+def _uniform_value(w: np.uint32, kind: int, lo: float, scale: float) -> float:
+    if kind == _F32:
+        return float(_uniform_f32(w, np.float32(lo), np.float32(scale)))
+    if kind == _F16:
+        return _uniform_f16(w, lo, scale)
+    return float(_uniform_bf16(w, np.float32(lo), np.float32(scale)))
+
+
+@njit(cache=True, inline="always", error_model="numpy")
+def _truncated_value(w: np.uint32, kind: int, a: float, scale: float, clip_lo: float, clip_hi: float) -> float:
+    if kind == _F32:
+        u = _uniform_f32(w, np.float32(a), np.float32(scale))
+        r = erf_inv_f32(u) * _SQRT2_F32
+        return float(minimum_f32(np.float32(clip_hi), maximum_f32(np.float32(clip_lo), r)))
+    if kind == _F16:
+        u16 = _uniform_f16(w, a, scale)
+        r16 = round_f16(round_f16(float(erf_inv_f32(np.float32(u16)))) * _SQRT2_16)
+        return _min64(clip_hi, _max64(clip_lo, r16))
+    ub = _uniform_bf16(w, np.float32(a), np.float32(scale))
+    rb = round_bf16(round_bf16(erf_inv_f32(ub)) * np.float32(_SQRT2_16))
+    return float(minimum_f32(np.float32(clip_hi), maximum_f32(np.float32(clip_lo), rb)))
+
+
+@njit(cache=True, inline="always", error_model="numpy")
+def _store(out: np.ndarray, j: int, v: float, kind: int, as_bits: bool) -> None:
+    if as_bits:
+        out[j] = f16_bits(v) if kind == _F16 else bf16_bits(np.float32(v))
+    else:
+        out[j] = v
+
+
+@njit(cache=True, parallel=True, error_model="numpy")
+def _fill(
+    dist: int,
+    kind: int,
+    k0: np.uint32,
+    k1: np.uint32,
+    start: int,
+    p0: float,
+    p1: float,
+    p2: float,
+    p3: float,
+    out: np.ndarray,
+    as_bits: bool,
+) -> None:
+    """``out[j]`` = element ``start + j`` of distribution ``dist`` (0 uniform, 1 normal, 2 truncated normal)."""
+    n = out.shape[0]
+    if dist == 0:
+        for j in prange(n):
+            w = _bits32(k0, k1, np.uint64(start + j))
+            _store(out, j, _uniform_value(w, kind, p0, p1), kind, as_bits)
+    elif dist == 1:
+        for j in prange(n):
+            w = _bits32(k0, k1, np.uint64(start + j))
+            _store(out, j, _normal_value(w, kind), kind, as_bits)
+    else:
+        for j in prange(n):
+            w = _bits32(k0, k1, np.uint64(start + j))
+            _store(out, j, _truncated_value(w, kind, p0, p1, p2, p3), kind, as_bits)
+
+
+# -- scalars in the dtype (Python side, exact) -------------------------------------------------------------
+
+
+def _to_dtype(x: float, kind: int) -> float:
+    """A Python float as JAX converts a weak-typed operand: float64 -> float32 -> dtype (two roundings)."""
+    x32 = np.float32(x)
+    if kind == _F32:
+        return float(x32)
+    if kind == _F16:
+        return float(np.float16(x32))
+    return float(round_bf16(x32))
+
+
+def _sub(a: float, b: float, kind: int) -> float:
+    """``a - b`` in the dtype (float32 subtraction, rounded to a 16-bit dtype: exact at 24 >= 2p + 2 bits)."""
+    d = np.float32(a) - np.float32(b)
+    if kind == _F32:
+        return float(d)
+    if kind == _F16:
+        return float(np.float16(d))
+    return float(round_bf16(d))
+
+
+def _nextafter(x: float, up: bool, kind: int) -> float:
+    """``lax.nextafter(x, +-inf)`` in the dtype: one step of the dtype's bit pattern (zero to +-smallest)."""
+    if kind == _F32:
+        return float(nextafter_f32(np.float32(x), up))
+    if math.isnan(x) or math.isinf(x) and (x > 0) == up:
+        return x
+    if kind == _F16:
+        b = int(np.array([x], dtype=np.float16).view(np.uint16)[0])
+    else:
+        b = int(np.array([x], dtype=np.float32).view(np.uint32)[0]) >> 16
+    if b & 0x7FFF == 0:
+        b = 0x0001 if up else 0x8001
+    elif (b & 0x8000 == 0) == up:
+        b += 1
+    else:
+        b -= 1
+    if kind == _F16:
+        return float(np.array([b], dtype=np.uint16).view(np.float16)[0])
+    return float(np.array([b << 16], dtype=np.uint32).view(np.float32)[0])
+
+
+def _erf_bound(x: float, kind: int) -> float:
+    """``erf(x / sqrt(2))`` of a bound already in the dtype, as XLA computes it (scalar fusion)."""
+    if kind == _F32:
+        return float(erf_f32(np.float32(x) * _INV_SQRT2_F32))
+    if kind == _F16:
+        arg = np.float32(round_f16(x * _INV_SQRT2_F16))
+        return round_f16(float(erf_f16(arg)))
+    arg = round_bf16(np.float32(x) * _INV_SQRT2_BF16)
+    return float(round_bf16(erf_f32(arg)))
+
+
+# -- the samplers ------------------------------------------------------------------------------------------
+
+
+def _check(dtype: str, shape: tuple[int, ...], start: int, stop: int, out: np.ndarray) -> tuple[int, bool]:
+    """The dtype's kind and whether ``out`` takes 16-bit patterns (else float32 values)."""
+    if dtype not in _KIND:
+        raise ValueError(f"dtype must be one of {', '.join(_KIND)} (JAX's default flags), got {dtype!r}")
+    size = math.prod(shape)
+    if not 0 <= start <= stop <= size:
+        raise ValueError(f"need 0 <= start <= stop <= {size}, got [{start}, {stop})")
+    if out.ndim != 1 or out.shape[0] != stop - start:
+        raise ValueError(f"out must be 1-D of length {stop - start}, got shape {out.shape}")
+    kind = _KIND[dtype]
+    if out.dtype == np.float32:
+        return kind, False
+    if kind != _F32 and out.dtype == DTYPES[dtype]:
+        return kind, True
+    raise ValueError(f"out must be {dtype} or float32, got {out.dtype}")
+
+
+def _run(
+    dist: int, kind: int, k: Key, start: int, params: tuple[float, float, float, float], out: np.ndarray, as_bits: bool
+) -> None:
+    k0, k1 = _key(k)
+    target = out.view(np.uint16) if as_bits else out
+    _fill(dist, kind, k0, k1, start, *params, target, as_bits)
+
+
+def uniform(
+    k: Key,
+    shape: tuple[int, ...],
+    dtype: str,
+    minval: float,
+    maxval: float,
+    start: int,
+    stop: int,
+    out: np.ndarray,
+) -> None:
+    """Flat elements ``[start, stop)`` of ``jax.random.uniform(key, shape, dtype, minval, maxval)`` into ``out``."""
+    kind, as_bits = _check(dtype, shape, start, stop, out)
+    lo = _to_dtype(minval, kind)
+    hi = _to_dtype(maxval, kind)
+    _run(0, kind, k, start, (lo, _sub(hi, lo, kind), 0.0, 0.0), out, as_bits)
+
+
+def normal(k: Key, shape: tuple[int, ...], dtype: str, start: int, stop: int, out: np.ndarray) -> None:
+    """Flat elements ``[start, stop)`` of ``jax.random.normal(key, shape, dtype)`` into ``out``."""
+    kind, as_bits = _check(dtype, shape, start, stop, out)
+    _run(1, kind, k, start, (0.0, 0.0, 0.0, 0.0), out, as_bits)
+
+
+def truncated_normal(
+    k: Key,
+    shape: tuple[int, ...],
+    dtype: str,
+    lower: float,
+    upper: float,
+    start: int,
+    stop: int,
+    out: np.ndarray,
+) -> None:
+    """Flat elements ``[start, stop)`` of ``jax.random.truncated_normal(key, lower, upper, shape, dtype)``."""
+    kind, as_bits = _check(dtype, shape, start, stop, out)
+    lo = _to_dtype(lower, kind)
+    hi = _to_dtype(upper, kind)
+    if math.isnan(lo) or math.isnan(hi):
+        if as_bits:
+            out.view(np.uint16)[:] = 0x7E00 if kind == _F16 else 0x7FC0
+        else:
+            out[:] = np.nan
+        return
+    a = _erf_bound(lo, kind)
+    b = _erf_bound(hi, kind)
+    params = (a, _sub(b, a, kind), _nextafter(lo, True, kind), _nextafter(hi, False, kind))
+    _run(2, kind, k, start, params, out, as_bits)
