@@ -14,8 +14,8 @@ from pathlib import Path
 
 from service.core import SCHEMES
 from service.core.frameworks import FRAMEWORK_INITS
+from service.core.params import Param
 from service.core.presets import PRESETS, expand
-from service.core.schemes import Param
 from service.settings import Settings
 
 

@@ -15,8 +15,9 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Discriminator, Fiel
 from service.core import DTYPES, LAYOUTS, MAX_RANK, MAX_SEED, SCHEMES, STREAMS
 from service.core.frameworks import FRAMEWORK_INITS, FrameworkInit
 from service.core.model import MAX_ENTRIES, MAX_NAME_LENGTH, NAME_PATTERN
-from service.core.presets import PRESETS, Preset, PresetArg
-from service.core.schemes import Param, Scheme
+from service.core.params import Param
+from service.core.presets import PRESETS, Preset
+from service.core.schemes import Scheme
 
 
 def no_bool_or_str(value: Any) -> Any:
@@ -46,24 +47,35 @@ _ANSWER = ConfigDict(extra="forbid", json_schema_serialization_defaults_required
 
 
 def _field(param: Param) -> tuple[Any, Any]:
-    default = ... if param.required else param.default
-    if isinstance(default, tuple):
-        default = list(default)
-    if param.kind == "choice":
-        choice: Any = Literal[param.choices]  # type: ignore[valid-type]
-        return (choice | None if param.nullable else choice), Field(default, description=param.description)
-    if param.kind == "boolean":
-        return StrictBool, Field(default, description=param.description)
-    if param.kind == "axes":
-        kind: Any = Axis | list[Axis]
-        return (kind | None if param.optional else kind), Field(default, description=param.description)
-    bounds = {"ge": param.minimum, "gt": param.exclusive_minimum, "lt": param.exclusive_maximum}
-    base = int if param.kind == "integer" else float
-    kind = Annotated[
-        base,  # type: ignore[valid-type]
-        Field(**{k: v for k, v in bounds.items() if v is not None}, allow_inf_nan=False),
-        BeforeValidator(no_bool_or_str),
-    ]
+    """A parameter (a scheme's or an initializer's field, a layer's argument) as a Pydantic field; the core
+    checks the value again, with the same rules and more (magnitudes, cross-field checks)."""
+    bounds = {
+        "ge": param.minimum,
+        "gt": param.exclusive_minimum,
+        "le": param.maximum,
+        "lt": param.exclusive_maximum,
+    }
+    limits = {k: v for k, v in bounds.items() if v is not None}
+    integer = Annotated[int, Field(**limits), BeforeValidator(no_bool_or_str)]
+    kind: Any
+    if param.kind == "integer":
+        kind = integer
+    elif param.kind == "number":
+        kind = Annotated[float, Field(**limits, allow_inf_nan=False), BeforeValidator(no_bool_or_str)]
+    elif param.kind == "boolean":
+        kind = StrictBool
+    elif param.kind == "choice":
+        kind = Literal[param.choices]  # type: ignore[valid-type]
+    elif param.kind == "axes":
+        kind = Axis | list[Axis]
+    else:  # integers: an int or a list of ints, or one of the choices
+        lengths = Field(min_length=param.length or 1, max_length=param.length or MAX_RANK)
+        kind = integer | Annotated[list[integer], lengths]  # type: ignore[valid-type]
+        if param.choices:
+            kind = kind | Literal[param.choices]  # type: ignore[valid-type]
+    if param.nullable:
+        kind = kind | None
+    default = ... if param.required else (list(param.default) if isinstance(param.default, tuple) else param.default)
     return kind, Field(default, description=param.description)
 
 
@@ -292,30 +304,6 @@ TensorName = Annotated[
 ]
 
 
-def _preset_arg_field(arg: PresetArg) -> tuple[Any, Any]:
-    """A preset argument as a Pydantic field (the core checks it again, with the same rules)."""
-    bounds = {"ge": arg.minimum, "le": arg.maximum}
-    limits = {k: v for k, v in bounds.items() if v is not None}
-    integer = Annotated[int, Field(**limits), BeforeValidator(no_bool_or_str)]
-    kind: Any
-    if arg.kind == "integer":
-        kind = integer
-    elif arg.kind == "boolean":
-        kind = StrictBool
-    elif arg.kind == "number":
-        kind = Annotated[float, Field(**limits, allow_inf_nan=False), BeforeValidator(no_bool_or_str)]
-    elif arg.kind == "choice":
-        kind = Literal[arg.choices]  # type: ignore[valid-type]
-    else:  # an int or a list of ints, or one of the choices
-        kind = integer | Annotated[list[integer], Field(min_length=arg.length or 1, max_length=arg.length or MAX_RANK)]  # type: ignore[valid-type]
-        if arg.choices:
-            kind = kind | Literal[arg.choices]  # type: ignore[valid-type]
-    if arg.nullable:
-        kind = kind | None
-    default = ... if arg.required else (list(arg.default) if isinstance(arg.default, tuple) else arg.default)
-    return kind, Field(default, description=arg.description)
-
-
 def _preset_model(preset: Preset) -> type[BaseModel]:
     framework, layer = preset.name.split(".", 1)
     return create_model(
@@ -329,7 +317,7 @@ def _preset_model(preset: Preset) -> type[BaseModel]:
                 "", description="prefix of the layer's tensor names (encoder.0 gives encoder.0.weight); may be empty"
             ),
         ),
-        **{arg.name: _preset_arg_field(arg) for arg in preset.args},
+        **{arg.name: _field(arg) for arg in preset.args},
     )
 
 

@@ -30,7 +30,8 @@ from typing import Any, Final
 from service.core.errors import LayoutError, ParameterError
 from service.core.fans import FanAxes
 from service.core.gains import NONLINEARITIES, calculate_gain
-from service.core.schemes import SCHEMES, Init, Param, check_params, param_info, resolve_init
+from service.core.params import REQUIRED, Param, check, field_info
+from service.core.schemes import SCHEMES, Init, resolve_init
 
 #: The layout each framework stores weights in, used unless the request gives one.
 FRAMEWORK_LAYOUTS: Final[dict[str, str]] = {"keras": "keras", "torch": "torch", "jax": "jax"}
@@ -75,13 +76,15 @@ class FrameworkInit:
 # -- parameters --------------------------------------------------------------------------------------
 
 
-def _number(name: str, default: float | None, description: str, **bounds: float) -> Param:
-    return Param(name, "number", default, description, **bounds)
+def _number(
+    name: str, default: float, description: str, minimum: float | None = None, exclusive_minimum: float | None = None
+) -> Param:
+    return Param(name, "number", default, description, minimum=minimum, exclusive_minimum=exclusive_minimum)
 
 
 _KERAS_AXES = (
-    Param("input_axes", "axes", None, "axes counted in fan_in (with output_axes; no receptive field)", optional=True),
-    Param("output_axes", "axes", None, "axes counted in fan_out (with input_axes)", optional=True),
+    Param("input_axes", "axes", None, "axes counted in fan_in (with output_axes; no receptive field)", nullable=True),
+    Param("output_axes", "axes", None, "axes counted in fan_out (with input_axes)", nullable=True),
 )
 _JAX_AXES = (
     Param("in_axis", "axes", -2, "input axis or axes"),
@@ -344,7 +347,7 @@ _TABLE: Final[tuple[FrameworkInit, ...]] = (
         "every element equal to val",
         f"{_T}:337",
         "constant(value=val)",
-        (_number("val", None, "the fill value"),),
+        (_number("val", REQUIRED, "the fill value"),),
         _renamed("constant", value="val"),
     ),
     FrameworkInit("torch.ones_", "all ones", f"{_T}:355", "ones", (), _fixed("ones")),
@@ -414,7 +417,7 @@ _TABLE: Final[tuple[FrameworkInit, ...]] = (
         f"{_T}:723",
         "sparse(sparsity, std)",
         (
-            _number("sparsity", None, "fraction of zeros per column, 0 <= sparsity < 1", minimum=0.0),
+            _number("sparsity", REQUIRED, "fraction of zeros per column, 0 <= sparsity < 1", minimum=0.0),
             _number("std", 0.01, "standard deviation of the non-zero values, >= 0", minimum=0.0),
         ),
         _renamed("sparse", sparsity="sparsity", std="std"),
@@ -428,7 +431,7 @@ _TABLE: Final[tuple[FrameworkInit, ...]] = (
         "every element equal to value",
         f"{_J}:95-117",
         "constant(value)",
-        (_number("value", None, "the fill value"),),
+        (_number("value", REQUIRED, "the fill value"),),
         _renamed("constant", value="value"),
     ),
     FrameworkInit(
@@ -465,9 +468,9 @@ _TABLE: Final[tuple[FrameworkInit, ...]] = (
         f"{_J}:281-372",
         "variance_scaling(scale, mode, distribution)",
         (
-            _number("scale", None, "scale > 0", exclusive_minimum=0.0),
-            Param("mode", "choice", None, "the fan", ("fan_in", "fan_out", "fan_avg", "fan_geo_avg")),
-            Param("distribution", "choice", None, "the distribution", ("truncated_normal", "normal", "uniform")),
+            _number("scale", REQUIRED, "scale > 0", exclusive_minimum=0.0),
+            Param("mode", "choice", REQUIRED, "the fan", ("fan_in", "fan_out", "fan_avg", "fan_geo_avg")),
+            Param("distribution", "choice", REQUIRED, "the distribution", ("truncated_normal", "normal", "uniform")),
             *_JAX_AXES,
         ),
         lambda p: ("variance_scaling", {"scale": p["scale"], "mode": p["mode"], "distribution": p["distribution"]}),
@@ -516,7 +519,7 @@ def framework_init(name: str) -> FrameworkInit | None:
 def _framework_params(entry: FrameworkInit, params: Mapping[str, object]) -> dict[str, Any]:
     if "seed" in params and all(p.name != "seed" for p in entry.params):
         raise ParameterError(f"{entry.name}'s seed is the request's top-level seed", "init.seed")
-    return check_params(entry.name, entry.params, params)
+    return check(entry.name, entry.params, params, "init.")
 
 
 def _layout(entry: FrameworkInit, p: Mapping[str, Any], rank: int | None) -> tuple[str | FanAxes, bool]:
@@ -607,7 +610,7 @@ def framework_catalogue() -> list[dict[str, Any]]:
                 "expansion": entry.expansion,
                 "default_expansion": example,
                 "notes": entry.notes or None,
-                "fields": [param_info(p) for p in entry.params],
+                "fields": [field_info(p) for p in entry.params],
             }
         )
     return entries

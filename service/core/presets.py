@@ -29,70 +29,28 @@ from typing import Any, Final, Literal
 
 from service.core.errors import ParameterError
 from service.core.fans import FanAxes, compute_fans
+from service.core.params import REQUIRED, Kind, Param, argument_info, check
 from service.core.plan import MAX_RANK, Fill
-
-ArgKind = Literal["integer", "boolean", "integers", "number", "choice"]
 
 #: The most stacked layers of a recurrent preset: bounds the work of one expansion (torch sets no limit).
 MAX_RNN_LAYERS: Final[int] = 256
 
-#: The largest integer argument: beyond 2^53 a size is no longer exact in float64 (and useless anyway).
-MAX_INTEGER: Final[int] = 2**53
 
-
-class _Required:
-    """The ``default`` of a required argument."""
-
-    def __repr__(self) -> str:
-        return "REQUIRED"
-
-
-REQUIRED: Final[Any] = _Required()
-
-
-@dataclass(frozen=True)
-class PresetArg:
-    """One constructor argument of a layer.
-
-    ``kind``: ``integer``; ``boolean``; ``number`` (int or float); ``integers``
-    (an int or a list of ints, e.g. ``kernel_size``: with ``length`` set, an int
-    is repeated ``length`` times as PyTorch's ``_pair`` does and a list must
-    have that length; without, an int stays an int); ``choice`` (one of
-    ``choices``). An ``integers`` argument with ``choices`` also takes one of
-    those strings (PyTorch ``padding="same"``). ``nullable``: ``None`` is
-    accepted. ``minimum``/``maximum`` bound numbers and every integer of a list.
-    """
-
-    name: str
-    kind: ArgKind
-    default: Any
-    description: str
-    minimum: float | None = None
-    nullable: bool = False
-    choices: tuple[str, ...] = ()
-    maximum: float | None = None
-    length: int | None = None
-
-    @property
-    def required(self) -> bool:
-        return self.default is REQUIRED
-
-    def as_dict(self) -> dict[str, Any]:
-        entry: dict[str, Any] = {"name": self.name, "kind": self.kind, "required": self.required}
-        if not self.required:
-            entry["default"] = list(self.default) if isinstance(self.default, tuple) else self.default
-        entry["description"] = self.description
-        if self.minimum is not None:
-            entry["minimum"] = self.minimum
-        if self.maximum is not None:
-            entry["maximum"] = self.maximum
-        if self.nullable:
-            entry["nullable"] = True
-        if self.choices:
-            entry["choices"] = list(self.choices)
-        if self.length is not None:
-            entry["length"] = self.length
-        return entry
+def _arg(
+    name: str,
+    kind: Kind,
+    default: Any,
+    description: str,
+    minimum: float | None = None,
+    nullable: bool = False,
+    choices: tuple[str, ...] = (),
+    maximum: float | None = None,
+    length: int | None = None,
+) -> Param:
+    """One constructor argument of a layer (see ``Param``; ``integers`` takes ``length`` and ``choices``)."""
+    return Param(
+        name, kind, default, description, choices, minimum, maximum, nullable=nullable, length=length, argument=True
+    )
 
 
 @dataclass(frozen=True)
@@ -139,71 +97,9 @@ class Preset:
     framework: Literal["torch", "keras", "flax"]
     summary: str
     source: str
-    args: tuple[PresetArg, ...]
+    args: tuple[Param, ...]
     build: Callable[[Mapping[str, Any]], list[PresetTensor]]
     example: Mapping[str, Any] = field(default_factory=dict)
-
-
-# -- argument checks --------------------------------------------------------------------------------
-
-
-def _integer(arg: PresetArg, value: object, where: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise ParameterError(f"{where} must be an integer, got {value!r}", arg.name)
-    if abs(value) > MAX_INTEGER:
-        raise ParameterError(f"{where} must be at most 2^53 in magnitude, got {value}", arg.name)
-    if arg.minimum is not None and value < arg.minimum:
-        raise ParameterError(f"{where} must be >= {arg.minimum:g}, got {value}", arg.name)
-    if arg.maximum is not None and value > arg.maximum:
-        raise ParameterError(f"{where} must be <= {arg.maximum:g}, got {value}", arg.name)
-    return value
-
-
-def _coerce(arg: PresetArg, value: object) -> Any:
-    """``value`` checked against ``arg`` and normalized (lists become tuples)."""
-    if value is None:
-        if arg.nullable:
-            return None
-        raise ParameterError(f"{arg.name} must not be null", arg.name)
-    if arg.kind == "integer":
-        return _integer(arg, value, arg.name)
-    if arg.kind == "boolean":
-        if not isinstance(value, bool):
-            raise ParameterError(f"{arg.name} must be a boolean, got {value!r}", arg.name)
-        return value
-    if arg.kind == "number":
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise ParameterError(f"{arg.name} must be a number, got {value!r}", arg.name)
-        if isinstance(value, int) and abs(value) > MAX_INTEGER:
-            raise ParameterError(f"{arg.name} is too large: {value}", arg.name)
-        if not math.isfinite(value):
-            raise ParameterError(f"{arg.name} must be finite, got {value!r}", arg.name)
-        if arg.minimum is not None and value < arg.minimum:
-            raise ParameterError(f"{arg.name} must be >= {arg.minimum:g}, got {value!r}", arg.name)
-        if arg.maximum is not None and value > arg.maximum:
-            raise ParameterError(f"{arg.name} must be <= {arg.maximum:g}, got {value!r}", arg.name)
-        return value
-    if arg.kind == "choice" or (isinstance(value, str) and arg.choices):
-        if not isinstance(value, str) or value not in arg.choices:
-            raise ParameterError(f"{arg.name} must be one of {', '.join(arg.choices)}, got {value!r}", arg.name)
-        return value
-    # integers: an int or a list of ints
-    if isinstance(value, list | tuple):
-        if not value:
-            raise ParameterError(f"{arg.name} must not be an empty list", arg.name)
-        if len(value) > MAX_RANK:
-            raise ParameterError(f"{arg.name} has {len(value)} entries; at most {MAX_RANK} are allowed", arg.name)
-        if arg.length is not None and len(value) != arg.length:
-            raise ParameterError(
-                f"{arg.name} must be an integer or a list of {arg.length} integers, got {len(value)}: {list(value)}",
-                arg.name,
-            )
-        return tuple(_integer(arg, v, f"every entry of {arg.name}") for v in value)
-    expected = "an integer or a list of integers" + (f" or one of {', '.join(arg.choices)}" if arg.choices else "")
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise ParameterError(f"{arg.name} must be {expected}, got {value!r}", arg.name)
-    number = _integer(arg, value, arg.name)
-    return (number,) * arg.length if arg.length is not None else number
 
 
 def preset_of(name: str) -> Preset:
@@ -213,26 +109,6 @@ def preset_of(name: str) -> Preset:
     return PRESETS[name]
 
 
-def check_args(preset: Preset, args: Mapping[str, object]) -> dict[str, Any]:
-    """``args`` checked against the preset's arguments, with the defaults filled in, in table order."""
-    if not isinstance(args, Mapping):
-        raise ParameterError(f"the arguments of preset {preset.name} must be an object, got {args!r}", "args")
-    known = {a.name for a in preset.args}
-    for key in args:
-        if key not in known:
-            allowed = ", ".join(a.name for a in preset.args)
-            raise ParameterError(f"unknown argument {key!r} for preset {preset.name} (allowed: {allowed})", str(key))
-    checked: dict[str, Any] = {}
-    for arg in preset.args:
-        if arg.name in args:
-            checked[arg.name] = _coerce(arg, args[arg.name])
-        elif arg.required:
-            raise ParameterError(f"{arg.name} is required for preset {preset.name}", arg.name)
-        else:
-            checked[arg.name] = _coerce(arg, arg.default)
-    return checked
-
-
 def expand(name: str, args: Mapping[str, object]) -> list[PresetTensor]:
     """The tensors of preset ``name`` built with ``args``, in the framework's own order.
 
@@ -240,7 +116,9 @@ def expand(name: str, args: Mapping[str, object]) -> list[PresetTensor]:
     with field = the argument's name for a bad argument.
     """
     preset = preset_of(name)
-    return preset.build(check_args(preset, args))
+    if not isinstance(args, Mapping):
+        raise ParameterError(f"the arguments of preset {preset.name} must be an object, got {args!r}", "args")
+    return preset.build(check(f"preset {preset.name}", preset.args, args))
 
 
 def _divisible(a: Mapping[str, Any], numerator: str, denominator: str) -> None:
@@ -255,20 +133,20 @@ def _divisible(a: Mapping[str, Any], numerator: str, denominator: str) -> None:
 _IGNORED = "; does not change the parameters (accepted and checked, otherwise ignored)"
 
 
-def _size(name: str, description: str, default: Any = REQUIRED) -> PresetArg:
-    return PresetArg(name, "integer", default, description, minimum=1)
+def _size(name: str, description: str, default: Any = REQUIRED) -> Param:
+    return _arg(name, "integer", default, description, minimum=1)
 
 
-def _flag(name: str, default: bool, description: str) -> PresetArg:
-    return PresetArg(name, "boolean", default, description)
+def _flag(name: str, default: bool, description: str) -> Param:
+    return _arg(name, "boolean", default, description)
 
 
-def _ignored_number(name: str, default: float | None, description: str, **bounds: Any) -> PresetArg:
-    return PresetArg(name, "number", default, description + _IGNORED, nullable=default is None, **bounds)
+def _ignored_number(name: str, default: float | None, description: str, **bounds: Any) -> Param:
+    return _arg(name, "number", default, description + _IGNORED, nullable=default is None, **bounds)
 
 
-def _ignored_flag(name: str, default: bool, description: str) -> PresetArg:
-    return PresetArg(name, "boolean", default, description + _IGNORED)
+def _ignored_flag(name: str, default: bool, description: str) -> Param:
+    return _arg(name, "boolean", default, description + _IGNORED)
 
 
 # -- PyTorch -----------------------------------------------------------------------------------------------
@@ -305,9 +183,9 @@ def _build_torch_linear(a: Mapping[str, Any]) -> list[PresetTensor]:
 _TORCH_PADDING_MODES: Final[tuple[str, ...]] = ("zeros", "reflect", "replicate", "circular")
 
 
-def _torch_conv_args(rank: int, transposed: bool) -> tuple[PresetArg, ...]:
-    def spatial(name: str, default: int, minimum: int, description: str, choices: tuple[str, ...] = ()) -> PresetArg:
-        return PresetArg(name, "integers", default, description, minimum=minimum, choices=choices, length=rank)
+def _torch_conv_args(rank: int, transposed: bool) -> tuple[Param, ...]:
+    def spatial(name: str, default: int, minimum: int, description: str, choices: tuple[str, ...] = ()) -> Param:
+        return _arg(name, "integers", default, description, minimum=minimum, choices=choices, length=rank)
 
     stride = spatial("stride", 1, 1, "stride of the convolution" + _IGNORED)
     dilation = spatial("dilation", 1, 1, "spacing between kernel elements" + _IGNORED)
@@ -322,14 +200,12 @@ def _torch_conv_args(rank: int, transposed: bool) -> tuple[PresetArg, ...]:
     if transposed:
         padding = spatial("padding", 0, 0, "implicit zero padding of the input" + _IGNORED)
         output_padding = spatial("output_padding", 0, 0, "size added to one side of the output" + _IGNORED)
-        mode = PresetArg("padding_mode", "choice", "zeros", "only zeros, as in PyTorch" + _IGNORED, choices=("zeros",))
+        mode = _arg("padding_mode", "choice", "zeros", "only zeros, as in PyTorch" + _IGNORED, choices=("zeros",))
         return (*head, padding, output_padding, groups, bias, dilation, mode)
     padding = spatial(
         "padding", 0, 0, "padding added to the input: integers, same or valid" + _IGNORED, ("same", "valid")
     )
-    mode = PresetArg(
-        "padding_mode", "choice", "zeros", "how the input is padded" + _IGNORED, choices=_TORCH_PADDING_MODES
-    )
+    mode = _arg("padding_mode", "choice", "zeros", "how the input is padded" + _IGNORED, choices=_TORCH_PADDING_MODES)
     return (*head, padding, dilation, groups, bias, mode)
 
 
@@ -393,11 +269,11 @@ def _torch_rnn(mode: Literal["LSTM", "GRU"]) -> Callable[[Mapping[str, Any]], li
     return build
 
 
-def _torch_rnn_args(lstm: bool) -> tuple[PresetArg, ...]:
+def _torch_rnn_args(lstm: bool) -> tuple[Param, ...]:
     args = (
         _size("input_size", "number of expected features in the input"),
         _size("hidden_size", "number of features in the hidden state"),
-        PresetArg(
+        _arg(
             "num_layers",
             "integer",
             1,
@@ -411,7 +287,7 @@ def _torch_rnn_args(lstm: bool) -> tuple[PresetArg, ...]:
         _flag("bidirectional", False, "whether each layer also runs in reverse (parameters with suffix _reverse)"),
     )
     if lstm:
-        proj = PresetArg("proj_size", "integer", 0, "size of the projection of h (weight_hr), 0 for none", minimum=0)
+        proj = _arg("proj_size", "integer", 0, "size of the projection of h (weight_hr), 0 for none", minimum=0)
         return (*args, proj)
     return args
 
@@ -517,7 +393,7 @@ _TORCH_PRESETS: Final[tuple[Preset, ...]] = (
         (
             _size("num_embeddings", "size of the dictionary of embeddings"),
             _size("embedding_dim", "size of each embedding vector"),
-            PresetArg(
+            _arg(
                 "padding_idx",
                 "integer",
                 None,
@@ -566,8 +442,8 @@ _TORCH_PRESETS: Final[tuple[Preset, ...]] = (
             _flag("bias", True, "whether in_proj and out_proj have biases"),
             _flag("add_bias_kv", False, "whether to add the biases bias_k and bias_v"),
             _ignored_flag("add_zero_attn", False, "add a batch of zeros to the key and value sequences"),
-            PresetArg("kdim", "integer", None, "total number of features for keys (None: embed_dim)", 1, True),
-            PresetArg("vdim", "integer", None, "total number of features for values (None: embed_dim)", 1, True),
+            _arg("kdim", "integer", None, "total number of features for keys (None: embed_dim)", 1, True),
+            _arg("vdim", "integer", None, "total number of features for values (None: embed_dim)", 1, True),
             _ignored_flag("batch_first", False, "whether the input is (batch, seq, feature)"),
         ),
         _build_torch_mha,
@@ -579,7 +455,7 @@ _TORCH_PRESETS: Final[tuple[Preset, ...]] = (
         "LayerNorm default: weight ones, bias zeros, both of shape normalized_shape",
         _TORCH_SOURCE.format("normalization.py:190-225"),
         (
-            PresetArg("normalized_shape", "integers", REQUIRED, "the trailing shape normalized over", minimum=1),
+            _arg("normalized_shape", "integers", REQUIRED, "the trailing shape normalized over", minimum=1),
             _ignored_number("eps", 1e-5, "added to the variance", minimum=0.0),
             _flag("elementwise_affine", True, "whether the layer has weight (and bias)"),
             _flag("bias", True, "whether the layer has a bias (with elementwise_affine)"),
@@ -596,7 +472,7 @@ _TORCH_PRESETS: Final[tuple[Preset, ...]] = (
         (
             _size("num_features", "number of channels C"),
             _ignored_number("eps", 1e-5, "added to the variance", minimum=0.0),
-            PresetArg(
+            _arg(
                 "momentum",
                 "number",
                 0.1,
@@ -694,12 +570,10 @@ _KERAS_PRESETS: Final[tuple[Preset, ...]] = (
         _KERAS_SOURCE.format("convolutional/base_conv.py:102-103 (initializers), 186-196 (kernel shape)"),
         (
             _size("filters", "number of output channels; divisible by groups"),
-            PresetArg(
-                "kernel_size", "integers", REQUIRED, "size of the kernel: an integer or a list of 2", 1, length=2
-            ),
-            PresetArg("strides", "integers", 1, "strides of the convolution" + _IGNORED, 1, length=2),
-            PresetArg("padding", "choice", "valid", "padding of the input" + _IGNORED, choices=("valid", "same")),
-            PresetArg(
+            _arg("kernel_size", "integers", REQUIRED, "size of the kernel: an integer or a list of 2", 1, length=2),
+            _arg("strides", "integers", 1, "strides of the convolution" + _IGNORED, 1, length=2),
+            _arg("padding", "choice", "valid", "padding of the input" + _IGNORED, choices=("valid", "same")),
+            _arg(
                 "data_format",
                 "choice",
                 None,
@@ -707,7 +581,7 @@ _KERAS_PRESETS: Final[tuple[Preset, ...]] = (
                 nullable=True,
                 choices=("channels_last", "channels_first"),
             ),
-            PresetArg("dilation_rate", "integers", 1, "dilation rate of the convolution" + _IGNORED, 1, length=2),
+            _arg("dilation_rate", "integers", 1, "dilation rate of the convolution" + _IGNORED, 1, length=2),
             _size("groups", "number of groups; filters and input_channels must be divisible by it", 1),
             _flag("use_bias", True, "whether the layer has a bias"),
             _size("input_channels", "number of channels of the input (Keras infers it when the layer is built)"),
@@ -845,11 +719,9 @@ _FLAX_PRESETS: Final[tuple[Preset, ...]] = (
         _FLAX_SOURCE.format("linear.py:521-522 (initializers), _Conv.__call__ (kernel shape)"),
         (
             _size("features", "number of convolution filters"),
-            PresetArg(
-                "kernel_size", "integers", REQUIRED, "shape of the kernel; an integer k is the 1-D kernel (k,)", 1
-            ),
-            PresetArg("strides", "integers", 1, "inter-window strides" + _IGNORED, 1, nullable=True),
-            PresetArg(
+            _arg("kernel_size", "integers", REQUIRED, "shape of the kernel; an integer k is the 1-D kernel (k,)", 1),
+            _arg("strides", "integers", 1, "inter-window strides" + _IGNORED, 1, nullable=True),
+            _arg(
                 "padding",
                 "integers",
                 "SAME",
@@ -858,8 +730,8 @@ _FLAX_PRESETS: Final[tuple[Preset, ...]] = (
                 0,
                 choices=_FLAX_PADDINGS,
             ),
-            PresetArg("input_dilation", "integers", 1, "dilation of the input" + _IGNORED, 1, nullable=True),
-            PresetArg("kernel_dilation", "integers", 1, "dilation of the kernel" + _IGNORED, 1, nullable=True),
+            _arg("input_dilation", "integers", 1, "dilation of the input" + _IGNORED, 1, nullable=True),
+            _arg("kernel_dilation", "integers", 1, "dilation of the kernel" + _IGNORED, 1, nullable=True),
             _size("feature_group_count", "feature groups; in_features and features must be divisible by it", 1),
             _flag("use_bias", True, "whether the layer has a bias"),
             _size("in_features", "number of channels of the input, its last axis (Flax infers it at init)"),
@@ -893,7 +765,7 @@ def preset_catalogue() -> list[dict[str, Any]]:
             "framework": p.framework,
             "summary": p.summary,
             "source": p.source,
-            "args": [a.as_dict() for a in p.args],
+            "args": [argument_info(a) for a in p.args],
             "example": {"args": dict(p.example), "tensors": [t.as_dict() for t in expand(p.name, p.example)]},
         }
         for p in PRESETS.values()

@@ -16,7 +16,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Final, Literal
+from typing import Any, Final
 
 import numpy as np
 
@@ -24,30 +24,11 @@ from service.core import shaped, stft
 from service.core.distributions import Constant, Distribution, Moments, Normal, TruncatedNormal, Uniform
 from service.core.errors import ParameterError, ShapeError
 from service.core.fans import FanAxes, Fans, fan_for_mode
+from service.core.params import REQUIRED, Param, check, field_info
 from service.core.sources import ConstantSource, PointsSource, RandomSource, Source, WholeSource
 
 DISTRIBUTIONS: Final[tuple[str, ...]] = ("uniform", "normal", "truncated_normal")
 MODES: Final[tuple[str, ...]] = ("fan_in", "fan_out", "fan_avg", "fan_geo_avg")
-
-
-@dataclass(frozen=True)
-class Param:
-    """One parameter of a scheme. ``default=None`` means the parameter is required."""
-
-    name: str
-    kind: Literal["number", "integer", "choice", "axes", "boolean"]
-    default: float | int | str | tuple[int, ...] | None
-    description: str
-    choices: tuple[str, ...] = ()
-    minimum: float | None = None
-    exclusive_minimum: float | None = None
-    exclusive_maximum: float | None = None
-    optional: bool = False  # ``default=None`` is a value (not given), not "required"
-    nullable: bool = False  # null is a value (Keras STFT window=None: no window)
-
-    @property
-    def required(self) -> bool:
-        return self.default is None and not self.optional
 
 
 @dataclass(frozen=True)
@@ -310,7 +291,7 @@ _SCHEME_LIST: Final[tuple[Scheme, ...]] = (
             Param(
                 "sparsity",
                 "number",
-                None,
+                REQUIRED,
                 "fraction of zeros per input unit, 0 <= sparsity < 1",
                 minimum=0.0,
                 exclusive_maximum=1.0,
@@ -347,7 +328,7 @@ _SCHEME_LIST: Final[tuple[Scheme, ...]] = (
         name="constant",
         summary="Every element equal to value",
         formula="W = value",
-        params=(Param("value", "number", None, "the fill value"),),
+        params=(Param("value", "number", REQUIRED, "the fill value"),),
         build=lambda ctx: _constant(ctx.params["value"]),
     ),
     Scheme(name="zeros", summary="All zeros", formula="W = 0", params=(), build=lambda ctx: _constant(0.0)),
@@ -412,45 +393,6 @@ def scheme_of(name: str) -> Scheme:
     return SCHEMES[canonical]
 
 
-def coerce_param(param: Param, value: object) -> float | int | str | bool | tuple[int, ...] | None:
-    where = f"init.{param.name}"
-    if value is None and (param.nullable or param.optional):
-        return None
-    if param.kind == "axes":  # an int or a list of ints (JAX in_axis, Keras input_axes)
-        if isinstance(value, int) and not isinstance(value, bool):
-            return value
-        if isinstance(value, list | tuple) and all(isinstance(v, int) and not isinstance(v, bool) for v in value):
-            return tuple(value)
-        raise ParameterError(f"{param.name} must be an integer or a list of integers, got {value!r}", where)
-    if param.kind == "boolean":
-        if not isinstance(value, bool):
-            raise ParameterError(f"{param.name} must be true or false, got {value!r}", where)
-        return value
-    if param.kind == "choice":
-        if value not in param.choices:
-            raise ParameterError(f"{param.name} must be one of {', '.join(param.choices)}, got {value!r}", where)
-        return str(value)
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise ParameterError(f"{param.name} must be a number, got {value!r}", where)
-    if isinstance(value, int) and abs(value) > 2**1023:
-        raise ParameterError(f"{param.name} is too large for a float64: {value}", where)
-    if not math.isfinite(value):
-        raise ParameterError(f"{param.name} must be finite, got {value!r}", where)
-    if param.kind == "integer":
-        if value != int(value):
-            raise ParameterError(f"{param.name} must be an integer, got {value!r}", where)
-        value = int(value)
-    else:
-        value = float(value)
-    if param.minimum is not None and value < param.minimum:
-        raise ParameterError(f"{param.name} must be >= {param.minimum:g}, got {value!r}", where)
-    if param.exclusive_minimum is not None and value <= param.exclusive_minimum:
-        raise ParameterError(f"{param.name} must be > {param.exclusive_minimum:g}, got {value!r}", where)
-    if param.exclusive_maximum is not None and value >= param.exclusive_maximum:
-        raise ParameterError(f"{param.name} must be < {param.exclusive_maximum:g}, got {value!r}", where)
-    return value
-
-
 def resolve_init(scheme: str, params: Mapping[str, object] | None = None) -> Init:
     """Check ``params`` against the table and fill in the defaults.
 
@@ -458,29 +400,10 @@ def resolve_init(scheme: str, params: Mapping[str, object] | None = None) -> Ini
     {'scheme': 'he', 'distribution': 'normal', 'mode': 'fan_out', 'negative_slope': 0.0}
     """
     entry = scheme_of(scheme)
-    resolved = check_params(f"scheme {entry.name}", entry.params, params or {})
+    resolved = check(f"scheme {entry.name}", entry.params, params or {}, "init.")
     if entry.check is not None:
         entry.check(resolved)
     return Init(entry.name, resolved)
-
-
-def check_params(owner: str, params: tuple[Param, ...], given: Mapping[str, object]) -> dict[str, Any]:
-    """``given`` checked against ``params`` (unknown, missing, mistyped, out of range: a ``ParameterError``
-    naming ``init.<field>``), with the defaults filled in, in ``params`` order."""
-    known = {p.name for p in params}
-    for name in given:
-        if name not in known:
-            allowed = ", ".join(sorted(known)) or "none"
-            raise ParameterError(f"unknown field {name!r} for {owner} (allowed: {allowed})", f"init.{name}")
-    resolved: dict[str, Any] = {}
-    for param in params:
-        if param.name not in given:
-            if param.required:
-                raise ParameterError(f"{param.name} is required for {owner}", f"init.{param.name}")
-            resolved[param.name] = param.default
-        else:
-            resolved[param.name] = coerce_param(param, given[param.name])
-    return resolved
 
 
 def catalogue() -> list[dict[str, Any]]:
@@ -493,20 +416,7 @@ def catalogue() -> list[dict[str, Any]]:
             "formula": s.formula,
             "uses_fans": s.uses_fans,
             "shapes": s.shapes,
-            "fields": [param_info(p) for p in s.params],
+            "fields": [field_info(p) for p in s.params],
         }
         for s in _SCHEME_LIST
     ]
-
-
-def param_info(param: Param) -> dict[str, Any]:
-    """A parameter as the catalogue lists it (a tuple default as a list)."""
-    default = list(param.default) if isinstance(param.default, tuple) else param.default
-    return {
-        "name": param.name,
-        "type": param.kind,
-        "required": param.required,
-        "default": default,
-        "choices": list(param.choices) or None,
-        "description": param.description,
-    }

@@ -68,7 +68,7 @@ def test_entry_equals_the_table(catalogue: dict[str, Any], name: str) -> None:
                 "name": p.name,
                 "type": p.kind,
                 "required": p.required,
-                "default": p.default,
+                "default": None if p.required else p.default,  # a required field has no default: null
                 "choices": list(p.choices) if p.choices else None,
                 "description": p.description,
             }

@@ -14,8 +14,9 @@ from typing import Any
 import pytest
 
 from service.core.fans import FanAxes, compute_fans
+from service.core.params import REQUIRED
 from service.core.plan import Fill
-from service.core.presets import PRESETS, REQUIRED, PresetTensor, expand
+from service.core.presets import PRESETS, PresetTensor, expand
 
 from .cases import ALL_CASES, case_id
 
