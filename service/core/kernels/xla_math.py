@@ -81,6 +81,28 @@ def _as_f32(typingctx, i):  # type: ignore[no-untyped-def]
     return types.float32(types.uint32), codegen
 
 
+@intrinsic
+def _as_u64(typingctx, x):  # type: ignore[no-untyped-def]
+    if x != types.float64:
+        return None
+
+    def codegen(context, builder, signature, args):  # type: ignore[no-untyped-def]
+        return builder.bitcast(args[0], ir.IntType(64))
+
+    return types.uint64(types.float64), codegen
+
+
+@intrinsic
+def _as_f64(typingctx, i):  # type: ignore[no-untyped-def]
+    if i != types.uint64:
+        return None
+
+    def codegen(context, builder, signature, args):  # type: ignore[no-untyped-def]
+        return builder.bitcast(args[0], ir.DoubleType())
+
+    return types.float64(types.uint64), codegen
+
+
 @njit(cache=True, inline="always")
 def as_u32(x: np.float32) -> np.uint32:
     """The bits of a float32 (``bitcast float to i32``)."""
@@ -138,17 +160,15 @@ _LQ = (
 )
 
 # Giles' erfinv: w = -log1p(-x^2); w < 5: p(w - 2.5), else p(sqrt(w) - 3); the first of each pair is the w < 5 one.
-_GILES = (
-    (_f(0x32F16588), _f(0xB951F09B)),
-    (_f(0x34B84B36), _f(0x38D3B56B)),
-    (_f(0xB66C7357), _f(0x3AB0DC72)),
-    (_f(0xB6935AC1), _f(0xBB70BDE7)),
-    (_f(0x396532DB), _f(0x3BBC127B)),
-    (_f(0xBAA45408), _f(0xBBF9C5D7)),
-    (_f(0xBB88E4EF), _f(0x3C1AA57E)),
-    (_f(0x3E7C8F63), _f(0x3F8036DB)),
-    (_f(0x3FC02E2F), _f(0x40354F7E)),
-)
+(_G0S, _G0B) = (_f(0x32F16588), _f(0xB951F09B))
+(_G1S, _G1B) = (_f(0x34B84B36), _f(0x38D3B56B))
+(_G2S, _G2B) = (_f(0xB66C7357), _f(0x3AB0DC72))
+(_G3S, _G3B) = (_f(0xB6935AC1), _f(0xBB70BDE7))
+(_G4S, _G4B) = (_f(0x396532DB), _f(0x3BBC127B))
+(_G5S, _G5B) = (_f(0xBAA45408), _f(0xBBF9C5D7))
+(_G6S, _G6B) = (_f(0xBB88E4EF), _f(0x3C1AA57E))
+(_G7S, _G7B) = (_f(0x3E7C8F63), _f(0x3F8036DB))
+(_G8S, _G8B) = (_f(0x3FC02E2F), _f(0x40354F7E))
 _TWO_HALF = _f(0x40200000)  # 2.5
 _THREE = _f(0x40400000)
 
@@ -162,21 +182,17 @@ _ERF_CUT_F16 = _f(0x407547CB)  # 3.8325067: float16-upcast erf
 @njit(cache=True, inline="always", error_model="numpy")
 def maximum_f32(a: np.float32, b: np.float32) -> np.float32:
     """``llvm.maximum``: NaN if either is NaN, +0 over -0, else the larger."""
-    if a != a or b != b:
-        return _NAN
-    if a == b:
-        return a if as_u32(a) < as_u32(b) else b  # +0 has the smaller bits
-    return a if a > b else b
+    r = a if a > b else b
+    r = (a if as_u32(a) < as_u32(b) else b) if a == b else r  # +0 (the smaller bits) over -0
+    return _NAN if (a != a or b != b) else r
 
 
 @njit(cache=True, inline="always", error_model="numpy")
 def minimum_f32(a: np.float32, b: np.float32) -> np.float32:
     """``llvm.minimum``: NaN if either is NaN, -0 over +0, else the smaller."""
-    if a != a or b != b:
-        return _NAN
-    if a == b:
-        return a if as_u32(a) > as_u32(b) else b
-    return a if a < b else b
+    r = a if a < b else b
+    r = (a if as_u32(a) > as_u32(b) else b) if a == b else r  # -0 (the larger bits) over +0
+    return _NAN if (a != a or b != b) else r
 
 
 @njit(cache=True, inline="always", error_model="numpy")
@@ -211,19 +227,22 @@ def log1p_f32(t: np.float32) -> np.float32:
     t2 = t * t
     t0 = t * _ZERO
     p = t0 + _LP[0]
-    for k in range(1, 7):
-        p = fma(p, t, _LP[k])
+    p = fma(p, t, _LP[1])
+    p = fma(p, t, _LP[2])
+    p = fma(p, t, _LP[3])
+    p = fma(p, t, _LP[4])
+    p = fma(p, t, _LP[5])
+    p = fma(p, t, _LP[6])
     q = t0 + _LQ[0]
-    for k in range(1, 7):
-        q = fma(q, t, _LQ[k])
+    q = fma(q, t, _LQ[1])
+    q = fma(q, t, _LQ[2])
+    q = fma(q, t, _LQ[3])
+    q = fma(q, t, _LQ[4])
+    q = fma(q, t, _LQ[5])
+    q = fma(q, t, _LQ[6])
     small = t + fma(-t2, _HALF, (t * t2) * (q / p))
-    if abs(t) < _LOG1P_SMALL:
-        return small
+    # Cephes logf of y = 1 + t (every branch computed, then selected, so that loops vectorize)
     y = t + _ONE
-    if y != y or y <= _ZERO:
-        return -_INF if y == _ZERO else _NAN
-    if y == _INF:
-        return _INF
     ym = y if y > _FLT_MIN else _FLT_MIN
     b = as_u32(ym)
     e = np.float32(np.int32(b >> np.uint32(23)) - np.int32(127)) + _ONE
@@ -238,7 +257,11 @@ def log1p_f32(t: np.float32) -> np.float32:
     c = fma(fma(z, _LC0, _LC1), z, _LC2)
     poly = fma(fma(a, z3, bb), z3, c)
     tail = fma(poly, z3, e * _LN2_LO)
-    return fma(e, _LN2_HI, fma(-z2, _HALF, z) + tail)
+    big = fma(e, _LN2_HI, fma(-z2, _HALF, z) + tail)
+    big = _NAN if not y > _ZERO else big  # y <= 0 or NaN
+    big = -_INF if y == _ZERO else big
+    big = _INF if y == _INF else big
+    return small if abs(t) < _LOG1P_SMALL else big
 
 
 @njit(cache=True, inline="always", error_model="numpy")
@@ -254,13 +277,15 @@ def erf_inv_f32(x: np.float32) -> np.float32:
     w = -log1p_f32(t)
     lt = w < _FIVE
     s = (w - _TWO_HALF) if lt else (np.float32(math.sqrt(w)) - _THREE)
-    j = 0 if lt else 1
-    p = fma(_GILES[0][j], s, _GILES[1][j])
-    for k in range(2, 9):
-        p = fma(s, p, _GILES[k][j])
-    if abs(x) == _ONE:
-        return x * _INF
-    return x * p
+    p = fma(_G0S if lt else _G0B, s, _G1S if lt else _G1B)
+    p = fma(s, p, _G2S if lt else _G2B)
+    p = fma(s, p, _G3S if lt else _G3B)
+    p = fma(s, p, _G4S if lt else _G4B)
+    p = fma(s, p, _G5S if lt else _G5B)
+    p = fma(s, p, _G6S if lt else _G6B)
+    p = fma(s, p, _G7S if lt else _G7B)
+    p = fma(s, p, _G8S if lt else _G8B)
+    return x * (_INF if abs(x) == _ONE else p)
 
 
 @njit(cache=True, inline="always", error_model="numpy")
@@ -312,36 +337,34 @@ def bf16_bits(x: np.float32) -> np.uint16:
     return np.uint16(as_u32(x) >> np.uint32(16))
 
 
-_TWO52 = 4503599627370496.0
-
-
 @njit(cache=True, inline="always", error_model="numpy")
 def round_f16(x: float) -> float:
-    """float64 to the nearest float16 value (ties to even, subnormals, overflow to inf), as a float64."""
+    """float64 to the nearest float16 value (ties to even, subnormals, overflow to inf), as a float64.
+
+    With ``q = max(e - 10, -24)`` the float16 spacing at ``|x| = 1.m 2^e``, ``(|x| + 2^(q+52)) - 2^(q+52)``
+    rounds ``|x|`` to a multiple of ``2^q`` (the float64 spacing of the sum is ``2^q``), ties to even."""
+    x = np.float64(x)
     ax = abs(x)
-    if ax != ax:
-        return x
-    if ax >= 65520.0:
-        return math.copysign(math.inf, x)
-    if ax == 0.0:
-        return x
-    _, e = math.frexp(ax)
-    q = max(e - 11, -24)
-    scaled = math.ldexp(ax, -q)
-    r = (scaled + _TWO52) - _TWO52
-    return math.copysign(math.ldexp(r, q), x)
+    e = np.int64(_as_u64(ax) >> np.uint64(52)) - 1023
+    q = max(e - 10, -24)
+    big = _as_f64(np.uint64(q + 52 + 1023) << np.uint64(52))
+    r = math.copysign((ax + big) - big, x)
+    r = math.copysign(math.inf, x) if ax >= 65520.0 else r
+    return x if ax != ax else r
 
 
 @njit(cache=True, inline="always", error_model="numpy")
 def f16_bits(x: float) -> np.uint16:
-    """The float16 bits of a float64 that is a float16 value."""
-    sign = 0x8000 if math.copysign(1.0, x) < 0.0 else 0
+    """The float16 bits of a float64 that is a float16 value (subnormals as ``|x| 2^24``; NaN as 0x7E00)."""
+    x = np.float64(x)
+    b = _as_u64(x)
+    sign = np.uint32(b >> np.uint64(48)) & np.uint32(0x8000)
     ax = abs(x)
-    if ax != ax:
-        return np.uint16(0x7E00 | sign)
-    if ax == math.inf:
-        return np.uint16(0x7C00 | sign)
-    if ax < 6.103515625e-05:  # subnormal or zero: ax = k 2^-24
-        return np.uint16(int(ax * 16777216.0) | sign)
-    m, e = math.frexp(ax)  # ax = m 2^e, m in [0.5, 1)
-    return np.uint16(((e + 14) << 10) | (int(m * 2048.0) - 1024) | sign)
+    e = np.int64(_as_u64(ax) >> np.uint64(52)) - 1023
+    mant = np.uint32((b >> np.uint64(42)) & np.uint64(0x3FF))
+    normal = np.uint32(np.uint32(max(e + 15, 0)) << np.uint32(10)) | mant
+    sub = np.uint32(ax * 16777216.0) if ax < 6.103515625e-05 else np.uint32(0)
+    r = sub if ax < 6.103515625e-05 else normal
+    r = np.uint32(0x7C00) if ax == math.inf else r
+    r = np.uint32(0x7E00) if ax != ax else r
+    return np.uint16(r | sign)

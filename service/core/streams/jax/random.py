@@ -42,7 +42,8 @@ from typing import Final
 
 import ml_dtypes
 import numpy as np
-from numba import njit, prange
+from numba import njit, prange, types
+from numba.extending import overload
 
 from service.core.kernels.fma import fma
 from service.core.kernels.threefry import bits32 as _bits32
@@ -81,6 +82,7 @@ _SQRT2_F32 = np.array([0x3FB504F3], dtype=np.uint32).view(np.float32)[0]  # floa
 _INV_SQRT2_F32 = np.array([0x3F3504F3], dtype=np.uint32).view(np.float32)[0]  # float32(1 / float32(sqrt(2)))
 _INV_SQRT2_BF16 = np.array([0x3F3509E7], dtype=np.uint32).view(np.float32)[0]  # float32(1 / bfloat16(sqrt(2)))
 _SQRT2_16 = 1.4140625  # float16(sqrt(2)) and bfloat16(sqrt(2))
+_SQRT2_BF16 = np.float32(_SQRT2_16)
 _INV_SQRT2_F16 = 0.70703125  # float16(1 / float16(sqrt(2)))
 _TWO_M7 = np.float32(2.0**-7)
 # normal's uniform(nextafter(-1, 0), 1): minval, and maxval - minval rounded to the dtype (2 in each).
@@ -191,79 +193,153 @@ def _uniform_bf16(w: np.uint32, lo: np.float32, scale: np.float32) -> np.float32
 
 
 @njit(cache=True, inline="always", error_model="numpy")
-def _normal_value(w: np.uint32, kind: int) -> float:
-    if kind == _F32:
-        u = _uniform_f32(w, _NORMAL_LO_F32, _TWO_F32)
-        return float(erf_inv_f32(u) * _SQRT2_F32)
-    if kind == _F16:
-        u16 = _uniform_f16(w, _NORMAL_LO_F16, 2.0)
-        r16 = round_f16(float(erf_inv_f32(np.float32(u16))))
-        return round_f16(r16 * _SQRT2_16)
-    ub = _uniform_bf16(w, _NORMAL_LO_BF16, _TWO_F32)
-    rb = round_bf16(erf_inv_f32(ub))
-    return float(round_bf16(rb * np.float32(_SQRT2_16)))
+def _normal_f32(w: np.uint32) -> np.float32:
+    return erf_inv_f32(_uniform_f32(w, _NORMAL_LO_F32, _TWO_F32)) * _SQRT2_F32
 
 
 @njit(cache=True, inline="always", error_model="numpy")
-def _uniform_value(w: np.uint32, kind: int, lo: float, scale: float) -> float:
-    if kind == _F32:
-        return float(_uniform_f32(w, np.float32(lo), np.float32(scale)))
-    if kind == _F16:
-        return _uniform_f16(w, lo, scale)
-    return float(_uniform_bf16(w, np.float32(lo), np.float32(scale)))
+def _normal_f16(w: np.uint32) -> float:
+    r16 = round_f16(float(erf_inv_f32(np.float32(_uniform_f16(w, _NORMAL_LO_F16, 2.0)))))
+    return round_f16(r16 * _SQRT2_16)
 
 
 @njit(cache=True, inline="always", error_model="numpy")
-def _truncated_value(w: np.uint32, kind: int, a: float, scale: float, clip_lo: float, clip_hi: float) -> float:
-    if kind == _F32:
-        u = _uniform_f32(w, np.float32(a), np.float32(scale))
-        r = erf_inv_f32(u) * _SQRT2_F32
-        return float(minimum_f32(np.float32(clip_hi), maximum_f32(np.float32(clip_lo), r)))
-    if kind == _F16:
-        u16 = _uniform_f16(w, a, scale)
-        r16 = round_f16(round_f16(float(erf_inv_f32(np.float32(u16)))) * _SQRT2_16)
-        return _min64(clip_hi, _max64(clip_lo, r16))
-    ub = _uniform_bf16(w, np.float32(a), np.float32(scale))
-    rb = round_bf16(round_bf16(erf_inv_f32(ub)) * np.float32(_SQRT2_16))
-    return float(minimum_f32(np.float32(clip_hi), maximum_f32(np.float32(clip_lo), rb)))
+def _normal_bf16(w: np.uint32) -> np.float32:
+    rb = round_bf16(erf_inv_f32(_uniform_bf16(w, _NORMAL_LO_BF16, _TWO_F32)))
+    return round_bf16(rb * _SQRT2_BF16)
 
 
 @njit(cache=True, inline="always", error_model="numpy")
-def _store(out: np.ndarray, j: int, v: float, kind: int, as_bits: bool) -> None:
-    if as_bits:
-        out[j] = f16_bits(v) if kind == _F16 else bf16_bits(np.float32(v))
-    else:
+def _truncated_f32(
+    w: np.uint32, a: np.float32, scale: np.float32, clip_lo: np.float32, clip_hi: np.float32
+) -> np.float32:
+    r = erf_inv_f32(_uniform_f32(w, a, scale)) * _SQRT2_F32
+    return minimum_f32(clip_hi, maximum_f32(clip_lo, r))
+
+
+@njit(cache=True, inline="always", error_model="numpy")
+def _truncated_f16(w: np.uint32, a: float, scale: float, clip_lo: float, clip_hi: float) -> float:
+    r16 = round_f16(round_f16(float(erf_inv_f32(np.float32(_uniform_f16(w, a, scale))))) * _SQRT2_16)
+    return _min64(clip_hi, _max64(clip_lo, r16))
+
+
+@njit(cache=True, inline="always", error_model="numpy")
+def _truncated_bf16(
+    w: np.uint32, a: np.float32, scale: np.float32, clip_lo: np.float32, clip_hi: np.float32
+) -> np.float32:
+    rb = round_bf16(round_bf16(erf_inv_f32(_uniform_bf16(w, a, scale))) * _SQRT2_BF16)
+    return minimum_f32(clip_hi, maximum_f32(clip_lo, rb))
+
+
+def _put_f16(out: np.ndarray, j: int, v: float) -> None:
+    """``out[j] = v`` for a float32 ``out``, the float16 bits of ``v`` for a uint16 one (chosen at compile time)."""
+    raise NotImplementedError  # numba kernels only
+
+
+def _put_bf16(out: np.ndarray, j: int, v: np.float32) -> None:
+    """``out[j] = v`` for a float32 ``out``, the bfloat16 bits of ``v`` for a uint16 one (chosen at compile time)."""
+    raise NotImplementedError  # numba kernels only
+
+
+@overload(_put_f16, inline="always")
+def _put_f16_impl(out, j, v):  # type: ignore[no-untyped-def]
+    if isinstance(out, types.Array) and out.dtype == types.uint16:
+
+        def put_bits(out, j, v):  # type: ignore[no-untyped-def]
+            out[j] = f16_bits(v)
+
+        return put_bits
+
+    def put_value(out, j, v):  # type: ignore[no-untyped-def]
         out[j] = v
+
+    return put_value
+
+
+@overload(_put_bf16, inline="always")
+def _put_bf16_impl(out, j, v):  # type: ignore[no-untyped-def]
+    if isinstance(out, types.Array) and out.dtype == types.uint16:
+
+        def put_bits(out, j, v):  # type: ignore[no-untyped-def]
+            out[j] = bf16_bits(v)
+
+        return put_bits
+
+    def put_value(out, j, v):  # type: ignore[no-untyped-def]
+        out[j] = v
+
+    return put_value
 
 
 @njit(cache=True, parallel=True, error_model="numpy")
-def _fill(
-    dist: int,
-    kind: int,
-    k0: np.uint32,
-    k1: np.uint32,
-    start: int,
-    p0: float,
-    p1: float,
-    p2: float,
-    p3: float,
-    out: np.ndarray,
-    as_bits: bool,
+def _uniform_fill_f32(k0: np.uint32, k1: np.uint32, start: int, lo: float, scale: float, out: np.ndarray) -> None:
+    lo32, scale32 = np.float32(lo), np.float32(scale)
+    for j in prange(out.shape[0]):
+        out[j] = _uniform_f32(_bits32(k0, k1, np.uint64(start + j)), lo32, scale32)
+
+
+@njit(cache=True, parallel=True, error_model="numpy")
+def _uniform_fill_f16(k0: np.uint32, k1: np.uint32, start: int, lo: float, scale: float, out: np.ndarray) -> None:
+    for j in prange(out.shape[0]):
+        _put_f16(out, j, _uniform_f16(_bits32(k0, k1, np.uint64(start + j)), lo, scale))
+
+
+@njit(cache=True, parallel=True, error_model="numpy")
+def _uniform_fill_bf16(k0: np.uint32, k1: np.uint32, start: int, lo: float, scale: float, out: np.ndarray) -> None:
+    lo32, scale32 = np.float32(lo), np.float32(scale)
+    for j in prange(out.shape[0]):
+        _put_bf16(out, j, _uniform_bf16(_bits32(k0, k1, np.uint64(start + j)), lo32, scale32))
+
+
+@njit(cache=True, parallel=True, error_model="numpy")
+def _normal_fill_f32(k0: np.uint32, k1: np.uint32, start: int, out: np.ndarray) -> None:
+    for j in prange(out.shape[0]):
+        out[j] = _normal_f32(_bits32(k0, k1, np.uint64(start + j)))
+
+
+@njit(cache=True, parallel=True, error_model="numpy")
+def _normal_fill_f16(k0: np.uint32, k1: np.uint32, start: int, out: np.ndarray) -> None:
+    for j in prange(out.shape[0]):
+        _put_f16(out, j, _normal_f16(_bits32(k0, k1, np.uint64(start + j))))
+
+
+@njit(cache=True, parallel=True, error_model="numpy")
+def _normal_fill_bf16(k0: np.uint32, k1: np.uint32, start: int, out: np.ndarray) -> None:
+    for j in prange(out.shape[0]):
+        _put_bf16(out, j, _normal_bf16(_bits32(k0, k1, np.uint64(start + j))))
+
+
+@njit(cache=True, parallel=True, error_model="numpy")
+def _truncated_fill_f32(
+    k0: np.uint32, k1: np.uint32, start: int, a: float, scale: float, lo: float, hi: float, out: np.ndarray
 ) -> None:
-    """``out[j]`` = element ``start + j`` of distribution ``dist`` (0 uniform, 1 normal, 2 truncated normal)."""
-    n = out.shape[0]
-    if dist == 0:
-        for j in prange(n):
-            w = _bits32(k0, k1, np.uint64(start + j))
-            _store(out, j, _uniform_value(w, kind, p0, p1), kind, as_bits)
-    elif dist == 1:
-        for j in prange(n):
-            w = _bits32(k0, k1, np.uint64(start + j))
-            _store(out, j, _normal_value(w, kind), kind, as_bits)
-    else:
-        for j in prange(n):
-            w = _bits32(k0, k1, np.uint64(start + j))
-            _store(out, j, _truncated_value(w, kind, p0, p1, p2, p3), kind, as_bits)
+    a32, s32, lo32, hi32 = np.float32(a), np.float32(scale), np.float32(lo), np.float32(hi)
+    for j in prange(out.shape[0]):
+        out[j] = _truncated_f32(_bits32(k0, k1, np.uint64(start + j)), a32, s32, lo32, hi32)
+
+
+@njit(cache=True, parallel=True, error_model="numpy")
+def _truncated_fill_f16(
+    k0: np.uint32, k1: np.uint32, start: int, a: float, scale: float, lo: float, hi: float, out: np.ndarray
+) -> None:
+    for j in prange(out.shape[0]):
+        _put_f16(out, j, _truncated_f16(_bits32(k0, k1, np.uint64(start + j)), a, scale, lo, hi))
+
+
+@njit(cache=True, parallel=True, error_model="numpy")
+def _truncated_fill_bf16(
+    k0: np.uint32, k1: np.uint32, start: int, a: float, scale: float, lo: float, hi: float, out: np.ndarray
+) -> None:
+    a32, s32, lo32, hi32 = np.float32(a), np.float32(scale), np.float32(lo), np.float32(hi)
+    for j in prange(out.shape[0]):
+        _put_bf16(out, j, _truncated_bf16(_bits32(k0, k1, np.uint64(start + j)), a32, s32, lo32, hi32))
+
+
+_FILLS: Final = {
+    "uniform": (_uniform_fill_f32, _uniform_fill_f16, _uniform_fill_bf16),
+    "normal": (_normal_fill_f32, _normal_fill_f16, _normal_fill_bf16),
+    "truncated_normal": (_truncated_fill_f32, _truncated_fill_f16, _truncated_fill_bf16),
+}
 
 
 # -- scalars in the dtype (Python side, exact) -------------------------------------------------------------
@@ -293,7 +369,7 @@ def _nextafter(x: float, up: bool, kind: int) -> float:
     """``lax.nextafter(x, +-inf)`` in the dtype: one step of the dtype's bit pattern (zero to +-smallest)."""
     if kind == _F32:
         return float(nextafter_f32(np.float32(x), up))
-    if math.isnan(x) or math.isinf(x) and (x > 0) == up:
+    if math.isnan(x) or (math.isinf(x) and (x > 0) == up):
         return x
     if kind == _F16:
         b = int(np.array([x], dtype=np.float16).view(np.uint16)[0])
@@ -341,12 +417,10 @@ def _check(dtype: str, shape: tuple[int, ...], start: int, stop: int, out: np.nd
     raise ValueError(f"out must be {dtype} or float32, got {out.dtype}")
 
 
-def _run(
-    dist: int, kind: int, k: Key, start: int, params: tuple[float, float, float, float], out: np.ndarray, as_bits: bool
-) -> None:
+def _run(dist: str, kind: int, k: Key, start: int, params: tuple[float, ...], out: np.ndarray, as_bits: bool) -> None:
     k0, k1 = _key(k)
     target = out.view(np.uint16) if as_bits else out
-    _fill(dist, kind, k0, k1, start, *params, target, as_bits)
+    _FILLS[dist][kind](k0, k1, start, *params, target)
 
 
 def uniform(
@@ -363,13 +437,13 @@ def uniform(
     kind, as_bits = _check(dtype, shape, start, stop, out)
     lo = _to_dtype(minval, kind)
     hi = _to_dtype(maxval, kind)
-    _run(0, kind, k, start, (lo, _sub(hi, lo, kind), 0.0, 0.0), out, as_bits)
+    _run("uniform", kind, k, start, (lo, _sub(hi, lo, kind)), out, as_bits)
 
 
 def normal(k: Key, shape: tuple[int, ...], dtype: str, start: int, stop: int, out: np.ndarray) -> None:
     """Flat elements ``[start, stop)`` of ``jax.random.normal(key, shape, dtype)`` into ``out``."""
     kind, as_bits = _check(dtype, shape, start, stop, out)
-    _run(1, kind, k, start, (0.0, 0.0, 0.0, 0.0), out, as_bits)
+    _run("normal", kind, k, start, (), out, as_bits)
 
 
 def truncated_normal(
@@ -395,4 +469,4 @@ def truncated_normal(
     a = _erf_bound(lo, kind)
     b = _erf_bound(hi, kind)
     params = (a, _sub(b, a, kind), _nextafter(lo, True, kind), _nextafter(hi, False, kind))
-    _run(2, kind, k, start, params, out, as_bits)
+    _run("truncated_normal", kind, k, start, params, out, as_bits)
