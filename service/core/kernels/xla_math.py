@@ -50,6 +50,7 @@ __all__ = [
     "erf_f32",
     "erf_inv_f32",
     "f16_bits",
+    "ftz_f32",
     "log1p_f32",
     "maximum_f32",
     "minimum_f32",
@@ -125,7 +126,7 @@ _ONE = _f(0x3F800000)
 _HALF = _f(0x3F000000)
 _FIVE = _f(0x40A00000)
 _INF = _f(0x7F800000)
-_NAN = _f(0x7FC00000)
+_NAN_ALL = _f(0xFFFFFFFF)
 _FLT_MIN = _f(0x00800000)
 _SQRT_HALF = _f(0x3F3504F3)  # 0.70710677, log's mantissa split
 _LOG1P_SMALL = _f(0x3ED413CD)  # 0.41421357 = sqrt(2) - 1, log1p's branch point
@@ -184,7 +185,7 @@ def maximum_f32(a: np.float32, b: np.float32) -> np.float32:
     """``llvm.maximum``: NaN if either is NaN, +0 over -0, else the larger."""
     r = a if a > b else b
     r = (a if as_u32(a) < as_u32(b) else b) if a == b else r  # +0 (the smaller bits) over -0
-    return _NAN if (a != a or b != b) else r
+    return (a + b) if (a != a or b != b) else r  # the NaN operand, quieted (x86)
 
 
 @njit(cache=True, inline="always", error_model="numpy")
@@ -192,7 +193,15 @@ def minimum_f32(a: np.float32, b: np.float32) -> np.float32:
     """``llvm.minimum``: NaN if either is NaN, -0 over +0, else the smaller."""
     r = a if a < b else b
     r = (a if as_u32(a) > as_u32(b) else b) if a == b else r  # -0 (the larger bits) over +0
-    return _NAN if (a != a or b != b) else r
+    return (a + b) if (a != a or b != b) else r  # the NaN operand, quieted (x86)
+
+
+@njit(cache=True, inline="always", error_model="numpy")
+def ftz_f32(x: np.float32) -> np.float32:
+    """A float32 subnormal to a zero of its sign (XLA CPU runs float32 with MXCSR FTZ and DAZ set: subnormal
+    results are flushed, subnormal operands read as zero); anything else unchanged."""
+    x = np.float32(x)
+    return (x * _ZERO) if abs(x) < _FLT_MIN else x
 
 
 @njit(cache=True, inline="always", error_model="numpy")
@@ -258,7 +267,7 @@ def log1p_f32(t: np.float32) -> np.float32:
     poly = fma(fma(a, z3, bb), z3, c)
     tail = fma(poly, z3, e * _LN2_LO)
     big = fma(e, _LN2_HI, fma(-z2, _HALF, z) + tail)
-    big = _NAN if not y > _ZERO else big  # y <= 0 or NaN
+    big = _NAN_ALL if not y > _ZERO else big  # y <= 0 or NaN: all-ones bits
     big = -_INF if y == _ZERO else big
     big = _INF if y == _INF else big
     return small if abs(t) < _LOG1P_SMALL else big
@@ -270,7 +279,8 @@ def erf_inv_f32(x: np.float32) -> np.float32:
 
     ``w = -log1p(x * -x)`` (:func:`log1p_f32`); ``s = w - 2.5`` if ``w < 5`` else ``sqrt(w) - 3``;
     ``p = fma(c0, s, c1)``, then ``p = fma(s, p, c_k)`` for Giles' 9 coefficients; result ``x * p``, or
-    ``x * inf`` where ``|x| = 1``.
+    ``x * inf`` where ``|x| = 1``, flushed to zero if subnormal (FTZ; subnormal intermediates cannot change
+    the result).
     """
     x = np.float32(x)
     t = x * (-x)
@@ -285,7 +295,7 @@ def erf_inv_f32(x: np.float32) -> np.float32:
     p = fma(s, p, _G6S if lt else _G6B)
     p = fma(s, p, _G7S if lt else _G7B)
     p = fma(s, p, _G8S if lt else _G8B)
-    return x * (_INF if abs(x) == _ONE else p)
+    return ftz_f32(x * (_INF if abs(x) == _ONE else p))
 
 
 @njit(cache=True, inline="always", error_model="numpy")

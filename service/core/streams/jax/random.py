@@ -55,6 +55,7 @@ from service.core.kernels.xla_math import (
     erf_f32,
     erf_inv_f32,
     f16_bits,
+    ftz_f32,
     maximum_f32,
     minimum_f32,
     nextafter_f32,
@@ -157,23 +158,20 @@ def bits32(k: Key, start: int, stop: int) -> np.ndarray:
 
 @njit(cache=True, inline="always", error_model="numpy")
 def _max64(a: float, b: float) -> float:
-    if a != a or b != b:
-        return math.nan
-    return a if a > b else b
+    return (a + b) if (a != a or b != b) else (a if a > b else b)
 
 
 @njit(cache=True, inline="always", error_model="numpy")
 def _min64(a: float, b: float) -> float:
-    if a != a or b != b:
-        return math.nan
-    return a if a < b else b
+    return (a + b) if (a != a or b != b) else (a if a < b else b)
 
 
 @njit(cache=True, inline="always", error_model="numpy")
 def _uniform_f32(w: np.uint32, lo: np.float32, scale: np.float32) -> np.float32:
-    """``max(lo, fma(f, scale, lo))``, ``f = bitcast(w >> 9 | 0x3F800000) - 1``."""
+    """``max(lo, fma(f, scale, lo))``, ``f = bitcast(w >> 9 | 0x3F800000) - 1`` (``lo``, ``scale`` already
+    read as XLA CPU's DAZ reads them; a subnormal result flushed)."""
     f = as_f32(np.uint32((w >> np.uint32(9)) | np.uint32(0x3F800000))) - _ONE
-    return maximum_f32(lo, fma(f, scale, lo))
+    return maximum_f32(lo, ftz_f32(fma(f, scale, lo)))
 
 
 @njit(cache=True, inline="always", error_model="numpy")
@@ -189,12 +187,12 @@ def _uniform_f16(w: np.uint32, lo: float, scale: float) -> float:
 def _uniform_bf16(w: np.uint32, lo: np.float32, scale: np.float32) -> np.float32:
     """``max(lo, rnd(rnd(f * scale) + lo))`` in float32, ``rnd`` to bfloat16, ``f = ((w & 0xFF) >> 1) 2^-7``."""
     f = np.float32((w & np.uint32(0xFF)) >> np.uint32(1)) * _TWO_M7
-    return maximum_f32(lo, round_bf16(round_bf16(f * scale) + lo))
+    return maximum_f32(lo, round_bf16(ftz_f32(round_bf16(ftz_f32(f * scale)) + lo)))
 
 
 @njit(cache=True, inline="always", error_model="numpy")
 def _normal_f32(w: np.uint32) -> np.float32:
-    return erf_inv_f32(_uniform_f32(w, _NORMAL_LO_F32, _TWO_F32)) * _SQRT2_F32
+    return erf_inv_f32(_uniform_f32(w, _NORMAL_LO_F32, _TWO_F32)) * _SQRT2_F32  # |result| > 2^-24: no FTZ
 
 
 @njit(cache=True, inline="always", error_model="numpy")
@@ -213,7 +211,7 @@ def _normal_bf16(w: np.uint32) -> np.float32:
 def _truncated_f32(
     w: np.uint32, a: np.float32, scale: np.float32, clip_lo: np.float32, clip_hi: np.float32
 ) -> np.float32:
-    r = erf_inv_f32(_uniform_f32(w, a, scale)) * _SQRT2_F32
+    r = ftz_f32(erf_inv_f32(_uniform_f32(w, a, scale)) * _SQRT2_F32)
     return minimum_f32(clip_hi, maximum_f32(clip_lo, r))
 
 
@@ -355,9 +353,18 @@ def _to_dtype(x: float, kind: int) -> float:
     return float(round_bf16(x32))
 
 
+def _daz(x: float, kind: int) -> float:
+    """``x`` as a float32 (or bfloat16) operand reads in XLA CPU's kernels: a subnormal reads as a signed zero
+    (MXCSR DAZ). float16 arithmetic is native AVX512-FP16, which keeps subnormals."""
+    return x if kind == _F16 else float(ftz_f32(np.float32(x)))
+
+
 def _sub(a: float, b: float, kind: int) -> float:
-    """``a - b`` in the dtype (float32 subtraction, rounded to a 16-bit dtype: exact at 24 >= 2p + 2 bits)."""
-    d = np.float32(a) - np.float32(b)
+    """``a - b`` in the dtype: float32 subtraction (DAZ/FTZ), rounded to a 16-bit dtype (exact at 24 >= 2p + 2
+    bits, so it is also the native float16 subtraction)."""
+    if kind == _F16:
+        return float(np.float16(np.float32(a) - np.float32(b)))
+    d = ftz_f32(np.float32(_daz(a, kind)) - np.float32(_daz(b, kind)))
     if kind == _F32:
         return float(d)
     if kind == _F16:
@@ -389,12 +396,12 @@ def _nextafter(x: float, up: bool, kind: int) -> float:
 def _erf_bound(x: float, kind: int) -> float:
     """``erf(x / sqrt(2))`` of a bound already in the dtype, as XLA computes it (scalar fusion)."""
     if kind == _F32:
-        return float(erf_f32(np.float32(x) * _INV_SQRT2_F32))
+        return float(ftz_f32(erf_f32(ftz_f32(np.float32(_daz(x, kind)) * _INV_SQRT2_F32))))
     if kind == _F16:
         arg = np.float32(round_f16(x * _INV_SQRT2_F16))
         return round_f16(float(erf_f16(arg)))
-    arg = round_bf16(np.float32(x) * _INV_SQRT2_BF16)
-    return float(round_bf16(erf_f32(arg)))
+    arg = np.float32(round_bf16(ftz_f32(np.float32(_daz(x, kind)) * _INV_SQRT2_BF16)))
+    return float(round_bf16(ftz_f32(erf_f32(arg))))
 
 
 # -- the samplers ------------------------------------------------------------------------------------------
@@ -437,7 +444,7 @@ def uniform(
     kind, as_bits = _check(dtype, shape, start, stop, out)
     lo = _to_dtype(minval, kind)
     hi = _to_dtype(maxval, kind)
-    _run("uniform", kind, k, start, (lo, _sub(hi, lo, kind)), out, as_bits)
+    _run("uniform", kind, k, start, (_daz(lo, kind), _sub(hi, lo, kind)), out, as_bits)
 
 
 def normal(k: Key, shape: tuple[int, ...], dtype: str, start: int, stop: int, out: np.ndarray) -> None:
@@ -468,5 +475,7 @@ def truncated_normal(
         return
     a = _erf_bound(lo, kind)
     b = _erf_bound(hi, kind)
-    params = (a, _sub(b, a, kind), _nextafter(lo, True, kind), _nextafter(hi, False, kind))
+    clip_lo = _daz(_nextafter(lo, True, kind), kind)
+    clip_hi = _daz(_nextafter(hi, False, kind), kind)
+    params = (_daz(a, kind), _sub(b, a, kind), clip_lo, clip_hi)
     _run("truncated_normal", kind, k, start, params, out, as_bits)
