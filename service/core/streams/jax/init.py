@@ -147,7 +147,7 @@ def weak_scalar(value: float, dtype: np.dtype) -> np.ndarray:
         return np.asarray(np.float32(value)).astype(dtype)
 
 
-FactorHow = Literal["array", "weak", "vs_truncated", "vs_normal", "vs_uniform"]
+FactorHow = Literal["array", "weak", "keras_cast", "vs_truncated", "vs_normal", "vs_uniform"]
 
 
 @dataclass(frozen=True)
@@ -155,6 +155,9 @@ class Factor:
     """A scalar of the tensor's dtype, computed as the framework computes it (every step rounded):
 
     - ``array``: ``jnp.array(value, dtype)``; ``weak``: the Python float ``value`` as an operand.
+    - ``keras_cast``: Keras' ``ops.cast(value, dtype)`` of a Python float (keras/src/backend/jax/core.py
+      ``convert_to_tensor``): bfloat16 ``jnp.asarray(x).astype(dtype)`` (through float32), other dtypes
+      ``jnp.asarray(x, dtype=dtype)`` (one rounding).
     - ``vs_truncated``: ``jnp.sqrt(variance) / jnp.array(.87962566103423978, dtype)``,
     - ``vs_normal``: ``jnp.sqrt(variance)``,
     - ``vs_uniform``: ``jnp.sqrt(3 * variance)``,
@@ -171,6 +174,9 @@ class Factor:
             return array_scalar(self.value, dtype)
         if self.how == "weak":
             return weak_scalar(self.value, dtype)
+        if self.how == "keras_cast":
+            through_float32 = dtype == DTYPES["bfloat16"]
+            return weak_scalar(self.value, dtype) if through_float32 else array_scalar(self.value, dtype)
         variance = array_scalar(self.value, dtype)
         with np.errstate(all="ignore"):
             if self.how == "vs_truncated":
@@ -626,8 +632,8 @@ def _keras_identity(shape: tuple[int, ...], gain: float, origin: str) -> JaxCall
 
 def _keras_constant(value: float, origin: str) -> JaxCall:
     """``Constant.__call__``: ``ops.cast(self.value, dtype=dtype) * ops.ones(shape, dtype=dtype)``: the value
-    through float32 (verified: float64 -> float32 -> dtype), times one."""
-    return JaxCall("full", add=Factor("weak", value), origin=origin)
+    cast as Keras casts a Python float (``Factor("keras_cast")``: through float32 for bfloat16 only), times one."""
+    return JaxCall("full", add=Factor("keras_cast", value), origin=origin)
 
 
 def keras_call(name: str, params: Mapping[str, Any], shape: Sequence[int]) -> JaxCall:
@@ -645,8 +651,8 @@ def keras_call(name: str, params: Mapping[str, Any], shape: Sequence[int]) -> Ja
     ``STFT`` is refused (``ParameterError`` on ``stream``): Keras computes its kernel with XLA's float32
     trigonometry, which this stream does not reproduce bit for bit.
 
-    >>> keras_call("keras.GlorotUniform", {}, (784, 256)).maxval  # sqrt(3 / 520)
-    0.07595545253127075
+    >>> keras_call("keras.GlorotUniform", {}, (784, 256)).maxval  # math.sqrt(3.0 * (1.0 / 520))
+    0.075955452531275
     """
     shape = tuple(int(d) for d in shape)
     full_name, p = _requested(name, "keras", params, shape)
