@@ -60,6 +60,17 @@ class JaxRandom:
         out[...] = np.asarray(values).reshape(-1)[start:stop]
 
 
+@pytest.fixture(scope="module", autouse=True)
+def _jax_compilation_cache(request: pytest.FixtureRequest) -> None:
+    """JAX's persistent compilation cache under pytest's cache (as tests/streams/test_jax_init.py): the same
+    compiled programs, so the same numbers, without recompiling them on every run."""
+    cache = getattr(request.config, "cache", None)
+    if cache is not None:
+        jax.config.update("jax_compilation_cache_dir", str(cache.mkdir("jax-compilation-cache")))
+        jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
+        jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
+
+
 @pytest.fixture(params=["jax.random", "streams.jax.random"])
 def rng(request: pytest.FixtureRequest) -> Any:
     """The random backend: jax.random itself, and ours once it imports."""

@@ -410,6 +410,16 @@ def test_keras_initializers_bit_exact(cls: str, params: dict[str, Any], shape: t
             )
 
 
+def test_keras_variance_scaling_with_axes(rng: Any) -> None:
+    """Keras' ``input_axes``/``output_axes``: fans are the products of those axes, no receptive field."""
+    shape = (3, 3, 16, 32)
+    params = {"scale": 2.0, "mode": "fan_avg", "distribution": "uniform", "input_axes": [0, 2], "output_axes": [3]}
+    call = keras_call("keras.VarianceScaling", params, shape)
+    for dtype in DTYPES:
+        theirs = _keras_reference("VarianceScaling", params, 7, shape, dtype)
+        _assert_same(call.draw(keras_key(7), shape, dtype, rng), theirs, dtype, f"VarianceScaling axes {dtype}")
+
+
 def test_keras_key_is_seed_then_zero() -> None:
     from keras.src.random.seed_generator import draw_seed  # type: ignore[import-untyped]
 
