@@ -404,6 +404,27 @@ def _erf_bound(x: float, kind: int) -> float:
     return float(round_bf16(ftz_f32(erf_f32(arg))))
 
 
+def _uniform_params(minval: float, maxval: float, kind: int) -> tuple[float, float]:
+    """``(minval, maxval - minval)`` as the uniform kernel reads them: in the dtype (DAZ for float32/bfloat16)."""
+    lo = _to_dtype(minval, kind)
+    return _daz(lo, kind), _sub(_to_dtype(maxval, kind), lo, kind)
+
+
+def _truncated_params(lower: float, upper: float, kind: int) -> tuple[float, float, float, float] | None:
+    """``(a, b - a, nextafter(lower, inf), nextafter(upper, -inf))`` as the truncated-normal kernel reads them
+    (``a = erf(lower / sqrt(2))``, ``b = erf(upper / sqrt(2))``, all in the dtype); ``None`` if a bound is NaN
+    (JAX's answer is then all NaN)."""
+    lo = _to_dtype(lower, kind)
+    hi = _to_dtype(upper, kind)
+    if math.isnan(lo) or math.isnan(hi):
+        return None
+    a = _erf_bound(lo, kind)
+    b = _erf_bound(hi, kind)
+    clip_lo = _daz(_nextafter(lo, True, kind), kind)
+    clip_hi = _daz(_nextafter(hi, False, kind), kind)
+    return (_daz(a, kind), _sub(b, a, kind), clip_lo, clip_hi)
+
+
 # -- the samplers ------------------------------------------------------------------------------------------
 
 
@@ -442,9 +463,7 @@ def uniform(
 ) -> None:
     """Flat elements ``[start, stop)`` of ``jax.random.uniform(key, shape, dtype, minval, maxval)`` into ``out``."""
     kind, as_bits = _check(dtype, shape, start, stop, out)
-    lo = _to_dtype(minval, kind)
-    hi = _to_dtype(maxval, kind)
-    _run("uniform", kind, k, start, (_daz(lo, kind), _sub(hi, lo, kind)), out, as_bits)
+    _run("uniform", kind, k, start, _uniform_params(minval, maxval, kind), out, as_bits)
 
 
 def normal(k: Key, shape: tuple[int, ...], dtype: str, start: int, stop: int, out: np.ndarray) -> None:
@@ -465,17 +484,11 @@ def truncated_normal(
 ) -> None:
     """Flat elements ``[start, stop)`` of ``jax.random.truncated_normal(key, lower, upper, shape, dtype)``."""
     kind, as_bits = _check(dtype, shape, start, stop, out)
-    lo = _to_dtype(lower, kind)
-    hi = _to_dtype(upper, kind)
-    if math.isnan(lo) or math.isnan(hi):
+    params = _truncated_params(lower, upper, kind)
+    if params is None:
         if as_bits:
             out.view(np.uint16)[:] = 0x7E00 if kind == _F16 else 0x7FC0
         else:
             out[:] = np.nan
         return
-    a = _erf_bound(lo, kind)
-    b = _erf_bound(hi, kind)
-    clip_lo = _daz(_nextafter(lo, True, kind), kind)
-    clip_hi = _daz(_nextafter(hi, False, kind), kind)
-    params = (_daz(a, kind), _sub(b, a, kind), clip_lo, clip_hi)
     _run("truncated_normal", kind, k, start, params, out, as_bits)
