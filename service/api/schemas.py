@@ -38,7 +38,9 @@ Stream = Annotated[
     Field(
         description="which random numbers: initserve-1 (initserve's chunked PCG64 stream), torch (PyTorch 2.13 "
         "CPU after torch.manual_seed(seed), AVX2/AVX-512 kernels), torch-default (the same with "
-        "ATEN_CPU_CAPABILITY=default kernels). The distribution and fans are the request's either way."
+        "ATEN_CPU_CAPABILITY=default kernels), jax (JAX 0.10 initializer(jax.random.key(seed), shape, dtype)), "
+        "keras (Keras 3 Initializer(seed=seed) on the JAX backend), flax (models: Flax linen Module.init "
+        "params, each entry's prefix its module path). The distribution and fans are the request's either way."
     ),
 ]
 

@@ -26,7 +26,13 @@ from service.core.fans import LAYOUTS, FanAxes, Fans, Layout, compute_fans
 from service.core.schemes import SCHEMES, Context, Init
 from service.core.sources import ConstantSource, FilledSource, PointsSource, Source, WholeSource
 from service.core.stats import sum_scale
-from service.core.streams.names import DEFAULT_STREAM, SEQUENTIAL_STREAMS, STREAM_VERSIONS, STREAMS
+from service.core.streams.names import (
+    COUNTER_STREAMS,
+    DEFAULT_STREAM,
+    SEQUENTIAL_STREAMS,
+    STREAM_VERSIONS,
+    STREAMS,
+)
 
 MAX_RANK: Final[int] = 8
 MAX_SEED: Final[int] = 2**53 - 1
@@ -166,9 +172,13 @@ def plan_tensor(spec: TensorSpec, max_elements: int | None = None) -> TensorPlan
     check_range(recipe.moments, recipe.reach, spec.dtype)
     source = recipe.source
     if spec.stream in SEQUENTIAL_STREAMS:
-        from service.core.streams.sequential import tensor_source  # numba kernels: loaded on first use
+        from service.core.streams import sequential  # numba kernels: loaded on first use
 
-        source = tensor_source(spec, fans)
+        source = sequential.tensor_source(spec, fans)
+    elif spec.stream in COUNTER_STREAMS and spec.dtype not in INTEGER_DTYPES:
+        from service.core.streams import counter
+
+        source = counter.tensor_source(spec, fans)
     if not fills:
         return TensorPlan(spec, fans, recipe.moments, source, numpy_dtype(spec.dtype), sampling)
     _check_fill_values(fills, spec.dtype)

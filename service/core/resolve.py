@@ -109,6 +109,8 @@ def resolve_model(request: Mapping[str, Any], limits: ModelLimits | None = None)
         tensors.append(ModelTensor(item.name, plan, item.entry, item.preset))
     if model.stream in SEQUENTIAL_STREAMS:
         tensors = _on_one_generator(entries, tensors, model.dtype)
+    elif model.stream == "flax":
+        tensors = _by_module_path(entries, tensors, model.seed)
     planned = ModelPlan(model, tuple(tensors))
     if planned.nbytes > limits.max_bytes:
         raise TooLargeError(f"the model has {planned.nbytes} bytes, over the limit of {limits.max_bytes}", "entries")
@@ -212,6 +214,14 @@ def _on_one_generator(
     return [replace(t, plan=replace(t.plan, source=_with_fills(t.plan.source, sources[t.name]))) for t in tensors]
 
 
+def _by_module_path(entries: Sequence[Mapping[str, Any]], tensors: list[ModelTensor], seed: int) -> list[ModelTensor]:
+    """The model's params as Flax's ``Module.init`` makes them (the flax stream)."""
+    from service.core.streams.counter import flax_sources  # numba kernels: loaded on first use
+
+    sources = flax_sources(entries, seed, {t.name: t.plan.spec.dtype for t in tensors})
+    return [replace(t, plan=replace(t.plan, source=_with_fills(t.plan.source, sources[t.name]))) for t in tensors]
+
+
 def _with_fills(planned: Source, drawn: Source) -> Source:
     """``drawn`` in place of the planned source, under the planned fills if any."""
     return replace(planned, inner=drawn) if isinstance(planned, FilledSource) else drawn
@@ -229,9 +239,13 @@ class _Pending:
 
 
 def _tensor_seed(model: ModelSpec, name: str) -> int:
-    """A tensor's own seed: derived from the model seed and its name (the model seed itself where the
-    tensors share one sequential generator)."""
-    return model.seed if model.stream in SEQUENTIAL_STREAMS else derive_seed(model.seed, name)
+    """A tensor's own seed: derived from the model seed and its name; the model seed itself where the
+    tensors share one sequential generator (torch) or Flax derives their keys (flax); in the keras stream
+    the derived seed's low 32 bits, as Keras takes no larger seed."""
+    if model.stream in SEQUENTIAL_STREAMS or model.stream == "flax":
+        return model.seed
+    seed = derive_seed(model.seed, name)
+    return seed & 0xFFFFFFFF if model.stream == "keras" else seed
 
 
 def _named_tensor(model: ModelSpec, index: int, entry: Mapping[str, Any]) -> _Pending:

@@ -42,7 +42,14 @@ def catalogue(client: TestClient) -> dict[str, Any]:
 
 def test_top_level(catalogue: dict[str, Any]) -> None:
     assert set(catalogue) == {"schemes", "initializers", "presets", "layouts", "dtypes", "stream_version", "streams"}
-    assert catalogue["streams"] == {"initserve-1": "1", "torch": "2.13.0", "torch-default": "2.13.0"}
+    assert catalogue["streams"] == {
+        "initserve-1": "1",
+        "torch": "2.13.0",
+        "torch-default": "2.13.0",
+        "jax": "0.10.2",
+        "keras": "3.15.1",
+        "flax": "0.12.8",
+    }
     assert catalogue["layouts"] == list(LAYOUTS) == ["keras", "jax", "torch"]
     assert catalogue["dtypes"] == list(DTYPES) == ["float32", "float64", "float16", "bfloat16"]
     assert catalogue["stream_version"] == STREAM_VERSION

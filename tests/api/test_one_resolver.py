@@ -328,11 +328,11 @@ INVALID_MODELS = [
         "model-stream-torch-stft", model(named("ok", [2, 2], "he"), named("s", [16, 1, 9], "stft"), stream="torch"), ANY
     ),
     Case("model-seed-negative", model(named("w", [2, 2], "he"), seed=-1), "seed"),  # Pydantic first
-    # Disagreements (Pydantic first over HTTP): the core checks the model-wide stream, dtype and layout per tensor
-    # and names them under the entry (``_under``), or not at all when no named tensor uses the model's layout.
+    # The model-wide stream, dtype and layout are checked once, named as the request names them (they were once
+    # checked per tensor and named under the entry, or not at all when no named tensor used the model's layout).
     Case(
         "model-unknown-stream",
-        model(named("w", [2, 2], "he"), stream="jax"),
+        model(named("w", [2, 2], "he"), stream="mxnet"),
         "stream",
     ),
     Case(

@@ -127,7 +127,7 @@ class FlaxParam:
         return self.call.draw(self.key, self.shape, dtype, rng)
 
 
-def _embed_call(shape: tuple[int, ...]) -> JaxCall:
+def embed_call(shape: tuple[int, ...]) -> JaxCall:
     """flax/linen/linear.py ``Embed``: ``default_embed_init = variance_scaling(1.0, 'fan_in', 'normal',
     out_axis=0)`` with JAX's ``_compute_fans`` (in_axis=-2 and out_axis=0 are the same axis of
     ``(num_embeddings, features)``: ``fan_in = N * (N * F / N / N)`` in floats, about ``F``)."""
@@ -165,7 +165,7 @@ def flax_params(
         path: tuple[str, ...] = () if top_level else (f"{cls}_{index}",)
         for counter, tensor in enumerate(expand(preset, args), start=1):
             shape = tuple(tensor.shape)
-            call = _embed_call(shape) if preset == "flax.Embed" else jax_call(tensor.init, tensor.params, shape)
+            call = embed_call(shape) if preset == "flax.Embed" else jax_call(tensor.init, tensor.params, shape)
             key = param_key(root, path, tensor.name, counter, rng)
             params.append(FlaxParam(path, tensor.name, shape, call, key))
     return params
