@@ -31,8 +31,17 @@ Output: ``out`` is 1-D, ``stop - start`` long, of the dtype (``ml_dtypes.bfloat1
 for float16/bfloat16 (the values exactly widened). float64 is not a JAX default-flags dtype (JAX makes
 float32 and warns): it is refused here.
 
-The float16 results are those of a CPU with AVX512-FP16 (Sapphire Rapids and later), where XLA's LLVM emits
-native float16 arithmetic; float32 and bfloat16 are those of any x86-64 CPU with FMA.
+XLA CPU runs float32 (and the float32 arithmetic of bfloat16) with MXCSR FTZ and DAZ: subnormal operands
+read as zero and subnormal results are flushed; the kernels do the same where a subnormal can occur (tiny
+``minval``/``maxval``/bounds), and the NaNs an invalid operation makes are x86's default NaN (sign set), as
+XLA's. Edge parameters are in the tests.
+
+Machines. float32 and bfloat16 are XLA's on any x86-64 CPU with FMA (checked down to
+``--xla_cpu_max_isa=AVX2``; without FMA, ``normal`` differs). float16 depends on AVX512-FP16 (Intel Sapphire
+Rapids and later; not AMD Zen 4): with it XLA's LLVM emits native float16 arithmetic and the uniform's
+``f * (maxval - minval) + minval`` is one float16 FMA (the default here); without it, each operation is
+rounded to float16 and there is no FMA (``float16_fma=False``; ``normal`` is the same either way, its
+product being exact, while ``truncated_normal(-2, 2)`` differs in about half the elements).
 """
 
 from __future__ import annotations
@@ -175,12 +184,13 @@ def _uniform_f32(w: np.uint32, lo: np.float32, scale: np.float32) -> np.float32:
 
 
 @njit(cache=True, inline="always", error_model="numpy")
-def _uniform_f16(w: np.uint32, lo: float, scale: float) -> float:
+def _uniform_f16(w: np.uint32, lo: float, scale: float, fused: bool) -> float:
     """``max(lo, fma16(f, scale, lo))``, ``f = ((w & 0xFFFF) >> 6) 2^-10``: the float64 sum is exact
     (``f`` has 10 bits, ``scale`` 11, every term is a multiple of 2^-34 below 2^17), so one rounding to
-    float16 is the float16 FMA."""
+    float16 is the float16 FMA. Not ``fused`` (XLA on a CPU without AVX512-FP16): ``rnd16(rnd16(f * scale) + lo)``."""
     f = float((w & np.uint32(0xFFFF)) >> np.uint32(6)) * (2.0**-10)
-    return _max64(lo, round_f16(f * scale + lo))
+    u = round_f16(f * scale + lo) if fused else round_f16(round_f16(f * scale) + lo)
+    return _max64(lo, u)
 
 
 @njit(cache=True, inline="always", error_model="numpy")
@@ -197,7 +207,7 @@ def _normal_f32(w: np.uint32) -> np.float32:
 
 @njit(cache=True, inline="always", error_model="numpy")
 def _normal_f16(w: np.uint32) -> float:
-    r16 = round_f16(float(erf_inv_f32(np.float32(_uniform_f16(w, _NORMAL_LO_F16, 2.0)))))
+    r16 = round_f16(float(erf_inv_f32(np.float32(_uniform_f16(w, _NORMAL_LO_F16, 2.0, True)))))  # exact either way
     return round_f16(r16 * _SQRT2_16)
 
 
@@ -216,8 +226,8 @@ def _truncated_f32(
 
 
 @njit(cache=True, inline="always", error_model="numpy")
-def _truncated_f16(w: np.uint32, a: float, scale: float, clip_lo: float, clip_hi: float) -> float:
-    r16 = round_f16(round_f16(float(erf_inv_f32(np.float32(_uniform_f16(w, a, scale))))) * _SQRT2_16)
+def _truncated_f16(w: np.uint32, a: float, scale: float, clip_lo: float, clip_hi: float, fused: bool) -> float:
+    r16 = round_f16(round_f16(float(erf_inv_f32(np.float32(_uniform_f16(w, a, scale, fused))))) * _SQRT2_16)
     return _min64(clip_hi, _max64(clip_lo, r16))
 
 
@@ -277,9 +287,11 @@ def _uniform_fill_f32(k0: np.uint32, k1: np.uint32, start: int, lo: float, scale
 
 
 @njit(cache=True, parallel=True, error_model="numpy")
-def _uniform_fill_f16(k0: np.uint32, k1: np.uint32, start: int, lo: float, scale: float, out: np.ndarray) -> None:
+def _uniform_fill_f16(
+    k0: np.uint32, k1: np.uint32, start: int, lo: float, scale: float, fused: bool, out: np.ndarray
+) -> None:
     for j in prange(out.shape[0]):
-        _put_f16(out, j, _uniform_f16(_bits32(k0, k1, np.uint64(start + j)), lo, scale))
+        _put_f16(out, j, _uniform_f16(_bits32(k0, k1, np.uint64(start + j)), lo, scale, fused))
 
 
 @njit(cache=True, parallel=True, error_model="numpy")
@@ -318,10 +330,18 @@ def _truncated_fill_f32(
 
 @njit(cache=True, parallel=True, error_model="numpy")
 def _truncated_fill_f16(
-    k0: np.uint32, k1: np.uint32, start: int, a: float, scale: float, lo: float, hi: float, out: np.ndarray
+    k0: np.uint32,
+    k1: np.uint32,
+    start: int,
+    a: float,
+    scale: float,
+    lo: float,
+    hi: float,
+    fused: bool,
+    out: np.ndarray,
 ) -> None:
     for j in prange(out.shape[0]):
-        _put_f16(out, j, _truncated_f16(_bits32(k0, k1, np.uint64(start + j)), a, scale, lo, hi))
+        _put_f16(out, j, _truncated_f16(_bits32(k0, k1, np.uint64(start + j)), a, scale, lo, hi, fused))
 
 
 @njit(cache=True, parallel=True, error_model="numpy")
@@ -445,10 +465,22 @@ def _check(dtype: str, shape: tuple[int, ...], start: int, stop: int, out: np.nd
     raise ValueError(f"out must be {dtype} or float32, got {out.dtype}")
 
 
-def _run(dist: str, kind: int, k: Key, start: int, params: tuple[float, ...], out: np.ndarray, as_bits: bool) -> None:
+def _run(
+    dist: str,
+    kind: int,
+    k: Key,
+    start: int,
+    params: tuple[float, ...],
+    out: np.ndarray,
+    as_bits: bool,
+    float16_fma: bool = True,
+) -> None:
     k0, k1 = _key(k)
     target = out.view(np.uint16) if as_bits else out
-    _FILLS[dist][kind](k0, k1, start, *params, target)
+    if kind == _F16 and dist != "normal":
+        _FILLS[dist][kind](k0, k1, start, *params, float16_fma, target)
+    else:
+        _FILLS[dist][kind](k0, k1, start, *params, target)
 
 
 def uniform(
@@ -460,10 +492,16 @@ def uniform(
     start: int,
     stop: int,
     out: np.ndarray,
+    *,
+    float16_fma: bool = True,
 ) -> None:
-    """Flat elements ``[start, stop)`` of ``jax.random.uniform(key, shape, dtype, minval, maxval)`` into ``out``."""
+    """Flat elements ``[start, stop)`` of ``jax.random.uniform(key, shape, dtype, minval, maxval)`` into ``out``.
+
+    ``float16_fma=False``: float16 as XLA computes it on a CPU without AVX512-FP16 (product and sum each
+    rounded to float16, no FMA); it changes nothing for float32/bfloat16 or when ``maxval - minval`` is a power
+    of two."""
     kind, as_bits = _check(dtype, shape, start, stop, out)
-    _run("uniform", kind, k, start, _uniform_params(minval, maxval, kind), out, as_bits)
+    _run("uniform", kind, k, start, _uniform_params(minval, maxval, kind), out, as_bits, float16_fma)
 
 
 def normal(k: Key, shape: tuple[int, ...], dtype: str, start: int, stop: int, out: np.ndarray) -> None:
@@ -481,8 +519,12 @@ def truncated_normal(
     start: int,
     stop: int,
     out: np.ndarray,
+    *,
+    float16_fma: bool = True,
 ) -> None:
-    """Flat elements ``[start, stop)`` of ``jax.random.truncated_normal(key, lower, upper, shape, dtype)``."""
+    """Flat elements ``[start, stop)`` of ``jax.random.truncated_normal(key, lower, upper, shape, dtype)``.
+
+    ``float16_fma=False``: float16 as XLA computes it on a CPU without AVX512-FP16 (see :func:`uniform`)."""
     kind, as_bits = _check(dtype, shape, start, stop, out)
     params = _truncated_params(lower, upper, kind)
     if params is None:
@@ -491,4 +533,4 @@ def truncated_normal(
         else:
             out[:] = np.nan
         return
-    _run("truncated_normal", kind, k, start, params, out, as_bits)
+    _run("truncated_normal", kind, k, start, params, out, as_bits, float16_fma)
