@@ -34,7 +34,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # Parallelism comes from the engine's pool; a BLAS pool on top (used by the orthogonal
         # QR) would oversubscribe the cores and stall small requests.
         blas = threadpool_limits(limits=1, user_api="blas")
-        runtime.warm_streams()
+        if settings.warm_streams:
+            runtime.warm_streams()
         runtime.ready = True
         try:
             yield

@@ -88,6 +88,11 @@ class Settings(BaseSettings):
     )
     log_level: str = Field("info", description="Log level: critical, error, warning, info, debug.")
     access_log: bool = Field(True, description="One JSON line per request on stderr.")
+    warm_streams: bool = Field(
+        True,
+        description="At start-up, load (or compile, the first time) the framework streams' kernels on a "
+        "background thread, so that no request waits for them.",
+    )
 
     def generation_budget(self) -> int:
         return self.generation_budget_bytes or 4 * self.max_elements

@@ -28,7 +28,7 @@ PROBLEM = "application/problem+json"
 REPO = Path(__file__).resolve().parents[2]
 
 #: Settings of every test app unless overridden: two generation threads (the pool path), no access log.
-BASE_SETTINGS: dict[str, Any] = {"threads": 2, "access_log": False}
+BASE_SETTINGS: dict[str, Any] = {"threads": 2, "access_log": False, "warm_streams": False}
 
 #: A pad that takes a request body over the default body limit.
 OVER_BODY_LIMIT = "x" * (Settings.model_fields["max_body_bytes"].default + 1024)
@@ -105,6 +105,8 @@ def server_process(
     port = free_port()
     child_env = {k: v for k, v in os.environ.items() if not k.startswith("INITSERVE_")}
     child_env.update({"INITSERVE_ACCESS_LOG": "false", "INITSERVE_THREADS": "2", "INITSERVE_LOG_LEVEL": "warning"})
+    # no kernels loaded in the background: memory and CPU measurements see only the requests
+    child_env.setdefault("INITSERVE_WARM_STREAMS", "false")
     child_env.update(env or {})
     if via_cli:
         child_env.update({"INITSERVE_HOST": "127.0.0.1", "INITSERVE_PORT": str(port)})

@@ -224,3 +224,11 @@ def test_the_readme_example_is_torchs(client: TestClient, tmp_path: Any) -> None
     assert response.status_code == 200, response.text
     (tmp_path / "w.npy").write_bytes(response.content)
     subprocess.run([sys.executable, "-c", check], cwd=tmp_path, check=True, timeout=120)
+
+
+def test_start_up_warms_every_stream_kernel() -> None:
+    """The background warm-up the service runs at start-up (INITSERVE_WARM_STREAMS) draws with every
+    kernel of the framework streams without an error."""
+    from service.core.streams.sequential import warm
+
+    warm()

@@ -28,7 +28,7 @@ COMPARE = {**SMALL, "activation": "relu", "compare": [{"scheme": "he"}, {"scheme
 
 @contextmanager
 def app_client(**overrides: Any) -> Iterator[TestClient]:
-    app = create_app(Settings(**{"threads": 2, "access_log": False, **overrides}))
+    app = create_app(Settings(**{"threads": 2, "access_log": False, "warm_streams": False, **overrides}))
     with TestClient(app) as client:
         yield client
 
