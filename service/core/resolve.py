@@ -107,10 +107,8 @@ def resolve_model(request: Mapping[str, Any], limits: ModelLimits | None = None)
                 raise type(exc)(f"entries.{item.entry} ({item.name}): {exc.message}", exc.field) from exc
             raise _under(exc, f"entries.{item.entry}") from exc
         tensors.append(ModelTensor(item.name, plan, item.entry, item.preset))
-    if model.stream in SEQUENTIAL_STREAMS:
-        tensors = _on_one_generator(entries, tensors, model.dtype)
-    elif model.stream == "flax":
-        tensors = _by_module_path(entries, tensors, model.seed)
+    if model.stream in SEQUENTIAL_STREAMS or model.stream == "flax":
+        tensors = _model_wide_sources(entries, tensors, model)
     planned = ModelPlan(model, tuple(tensors))
     if planned.nbytes > limits.max_bytes:
         raise TooLargeError(f"the model has {planned.nbytes} bytes, over the limit of {limits.max_bytes}", "entries")
@@ -204,21 +202,20 @@ def _check_model_wide(model: ModelSpec) -> None:
         raise LayoutError(f"unknown layout {model.layout!r}; expected one of {', '.join(LAYOUTS)}", "layout")
 
 
-def _on_one_generator(
-    entries: Sequence[Mapping[str, Any]], tensors: list[ModelTensor], dtype: str
+def _model_wide_sources(
+    entries: Sequence[Mapping[str, Any]], tensors: list[ModelTensor], model: ModelSpec
 ) -> list[ModelTensor]:
-    """The model's tensors drawn from one generator in entry order (a sequential stream)."""
-    from service.core.streams.sequential import model_sources  # numba kernels: loaded on first use
+    """The model's tensors made together rather than one by one: drawn from one generator in entry order (a
+    sequential stream: torch), or keyed by their module paths as Flax's ``Module.init`` keys them (flax)."""
+    if model.stream == "flax":
+        from service.core.streams.counter import flax_sources  # numba kernels: loaded on first use
 
-    sources = model_sources(entries, [(t.name, t.entry, t.plan.spec, t.plan.fans) for t in tensors], dtype)
-    return [replace(t, plan=replace(t.plan, source=_with_fills(t.plan.source, sources[t.name]))) for t in tensors]
+        sources = flax_sources(entries, model.seed, {t.name: t.plan.spec.dtype for t in tensors})
+    else:
+        from service.core.streams.sequential import model_sources
 
-
-def _by_module_path(entries: Sequence[Mapping[str, Any]], tensors: list[ModelTensor], seed: int) -> list[ModelTensor]:
-    """The model's params as Flax's ``Module.init`` makes them (the flax stream)."""
-    from service.core.streams.counter import flax_sources  # numba kernels: loaded on first use
-
-    sources = flax_sources(entries, seed, {t.name: t.plan.spec.dtype for t in tensors})
+        described = [(t.name, t.entry, t.plan.spec, t.plan.fans) for t in tensors]
+        sources = model_sources(entries, described, model.dtype)
     return [replace(t, plan=replace(t.plan, source=_with_fills(t.plan.source, sources[t.name]))) for t in tensors]
 
 
