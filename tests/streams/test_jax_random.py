@@ -47,6 +47,14 @@ def _jax_key(seed: int) -> object:
     return jax.random.key(seed)
 
 
+def test_jax_default_flags() -> None:
+    """The stream is JAX 0.10.2's defaults: threefry2x32, partitionable threefry, x64 off."""
+    assert jax.__version__ == "0.10.2"
+    assert jax.config.jax_default_prng_impl == "threefry2x32"
+    assert jax.config.jax_threefry_partitionable is True
+    assert jax.config.jax_enable_x64 is False
+
+
 # -- keys ---------------------------------------------------------------------------------------------------
 
 
