@@ -2,8 +2,8 @@
 
 Usage (from the repository root; torch, jax and keras are optional and measured when importable)::
 
-    python bench/bench_service.py [--repeats N] [--small-requests N] [--parts fetch small rss json threads streams]
-                                  [--cold-numba-cache]
+    python bench/bench_service.py [--repeats N] [--small-requests N]
+                                  [--parts fetch small rss json threads streams jax-streams] [--cold-numba-cache]
 
 It starts ``python -m service`` (one worker, the default settings) on a free loopback port and, in one
 run, prints medians and ratios for:
@@ -28,7 +28,15 @@ run, prints medians and ratios for:
    ``ATEN_CPU_CAPABILITY=default``), then ``torch.kaiming_normal_``/``torch.kaiming_uniform_`` in torch layout
    fetched with both clients against in-process ``torch.nn.init`` (target <= 1.5 with ``http.client``),
    with the generation alone (``compute()`` of the plan's source, in this process) and the MT19937 words
-   alone to show where the time goes.
+   alone to show where the time goes;
+7. the ``jax`` stream (``--parts jax-streams``): on fresh servers with and without the start-up warm-up
+   (``INITSERVE_WARM_STREAMS``), the time to ``/readyz`` and the first request against the second (numba
+   kernels from the on-disk cache); whether the fetched bytes of ``jax.he_normal`` / ``jax.glorot_uniform``
+   (jax layout, ``"stream": "jax"``) equal JAX's eager ``initializer(jax.random.key(7), shape, float32)``
+   (once, untimed); then both clients against in-process JAX, jit-compiled and warm (``block_until_ready``;
+   target < 1 with ``http.client``), with the engine's chunked fill on 2 threads in this process (the
+   generation the server does, without serving) and, on one numba thread, ``JaxCall.fill`` and
+   ``random.normal`` / ``random.uniform`` over 16 Mi elements into a reused buffer (ns per element per thread).
 
 Every fetched tensor is checked against the core's own bytes (``make_tensor``): speed never changes
 the stream. The client runs on the same 2-core machine as the server, so it competes with it; quote
@@ -562,6 +570,160 @@ def torch_streams(repeats: int, cold_cache: bool) -> None:
             cache.cleanup()
 
 
+# -- the jax streams --------------------------------------------------------------------------------
+
+JAX_FUNCTIONS = ("he_normal", "glorot_uniform")
+JAX_STREAM_TARGET = 1.0  # initserve (zero-copy client) / in-process jit-compiled JAX, from the issue: ratio < 1
+GENERATION_ELEMENTS = 1 << 24  # 16 Mi = 4096 x 4096
+
+
+def jax_stream_body(function: str) -> dict[str, Any]:
+    return {
+        "shape": [SIDE, SIDE],
+        "layout": "jax",
+        "init": {"scheme": f"jax.{function}"},
+        "seed": STREAM_SEED,
+        "stream": "jax",
+    }
+
+
+def first_requests(warm: bool) -> str:
+    """A fresh server (start-up warm-up of the stream kernels on or off): the time to ``/readyz``, then the
+    first and the second ``jax.he_normal`` fetch (http.client) right after."""
+    port = free_port()
+    start = time.perf_counter()
+    server = start_server(port, extra_env={"INITSERVE_WARM_STREAMS": "1" if warm else "0"})
+    ready = time.perf_counter() - start
+    lean = NpyConnection("127.0.0.1", port)
+    try:
+        body = jax_stream_body("he_normal")
+        first = timed(lambda: lean.fetch(body))
+        second = timed(lambda: lean.fetch(body))
+    finally:
+        lean.close()
+        server.terminate()
+        server.wait(timeout=30)
+    return (
+        f"INITSERVE_WARM_STREAMS={int(warm)}: ready in {1000 * ready:.0f} ms, first request {1000 * first:.1f} ms, "
+        f"second {1000 * second:.1f} ms (first-request cost {1000 * (first - second):.1f} ms)"
+    )
+
+
+def jax_streams(repeats: int) -> None:
+    """The ``jax`` stream end to end on fresh servers, against in-process jit-compiled JAX, with the
+    generation alone on one thread (ns per element) and the bit-identity with JAX's eager result."""
+    try:
+        import jax
+        import jax.numpy as jnp
+    except ImportError:
+        print("\n## jax streams: skipped (jax is not importable, and it is the baseline)")
+        return
+    import numba
+
+    from service.core.resolve import resolve_tensor
+    from service.core.streams.jax import random as jax_random
+    from service.core.streams.jax.init import jax_call
+
+    print(
+        f"\n## jax streams: end-to-end .npy fetch of {SIDE}x{SIDE} float32, jax.he_normal / jax.glorot_uniform in jax "
+        f"layout, stream jax, seed {STREAM_SEED}, vs in-process jit-compiled JAX (median ms, paired ratio)"
+    )
+    print(f"   jax {jax.__version__} on {jax.devices()[0].platform}, numba {numba.__version__}")
+    print("   first requests on fresh servers (numba kernels from the on-disk cache), http.client:")
+    for warm in (False, True):
+        print(f"      {first_requests(warm)}")
+
+    port = free_port()
+    server = start_server(port)
+    lean = NpyConnection("127.0.0.1", port)
+    shape = (SIDE, SIDE)
+    key = jax.random.key(STREAM_SEED)
+    try:
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=120) as client:
+            ours = {"http.client": lean.fetch, "httpx": lambda body: fetch_npy_httpx(client, body)}
+            jitted: dict[str, Callable[[Any], Any]] = {}
+            for function in JAX_FUNCTIONS:
+                init = getattr(jax.nn.initializers, function)()
+                eager = np.asarray(init(key, shape, jnp.float32))
+                golden = hashlib.sha256(eager.tobytes()).hexdigest()
+                jitted[function] = jax.jit(lambda k, init=init: init(k, shape, jnp.float32))
+                jit_same = np.asarray(jitted[function](key)).tobytes() == eager.tobytes()
+                body = jax_stream_body(function)
+                same = {
+                    label: hashlib.sha256(fetch(body).tobytes()).hexdigest() == golden for label, fetch in ours.items()
+                }
+                print(
+                    f"   jax.{function:<15} bit-identical: {'yes' if all(same.values()) else 'no'} "
+                    f"({', '.join(f'{k} ' + ('yes' if v else 'no') for k, v in same.items())}; against JAX eager "
+                    f"{function}()(jax.random.key({STREAM_SEED}), {shape}, float32), sha256 {golden[:16]}; "
+                    f"the jitted baseline's bytes {'equal' if jit_same else 'differ from'} eager's)"
+                )
+                del eager
+
+            numba.set_num_threads(1)  # this thread's numba kernels on one thread: the rate per thread
+            k = jax_random.key(STREAM_SEED)
+            scratch = np.empty(GENERATION_ELEMENTS, np.float32)  # reused: the draws alone, no page faults
+            calls = {function: jax_call(f"jax.{function}", {}, shape) for function in JAX_FUNCTIONS}
+
+            def engine_fill(body: dict[str, Any], engine: Engine) -> None:
+                plan = resolve_tensor(body)
+                flat = np.empty(plan.count, np.float32)
+                for f in [engine.submit(plan, a, b, False, flat) for a, b in block_ranges(plan.count)]:
+                    f.result()
+
+            order = random.Random(3)
+            with Engine(2) as engine:
+                for function in JAX_FUNCTIONS:
+                    body = jax_stream_body(function)
+                    draw = "normal" if function == "he_normal" else "uniform"
+                    contenders: dict[str, Callable[[], object]] = {
+                        f"initserve {label}": lambda body=body, fetch=fetch: fetch(body)
+                        for label, fetch in ours.items()
+                    }
+                    contenders["JAX jit, warm"] = lambda f=jitted[function]: f(key).block_until_ready()
+                    contenders["engine fill, 2 threads"] = lambda body=body: engine_fill(body, engine)
+                    contenders["JaxCall.fill, 1 thread"] = lambda call=calls[function]: call.fill(
+                        k, shape, "float32", 0, GENERATION_ELEMENTS, scratch
+                    )
+                    if draw == "normal":
+                        contenders["random.normal, 1 thread"] = lambda: jax_random.normal(
+                            k, shape, "float32", 0, GENERATION_ELEMENTS, scratch
+                        )
+                    else:
+                        contenders["random.uniform, 1 thread"] = lambda: jax_random.uniform(
+                            k, shape, "float32", -1.0, 1.0, 0, GENERATION_ELEMENTS, scratch
+                        )
+                    for run in contenders.values():
+                        run()  # warm-up: the first call is excluded
+                    times: dict[str, list[float]] = {c: [] for c in contenders}
+                    for _ in range(repeats):
+                        names = list(contenders)
+                        order.shuffle(names)
+                        for contender in names:
+                            times[contender].append(timed(contenders[contender]))
+                    print(f"jax.{function} ({repeats} repeats, shuffled order each):")
+                    for contender, values in times.items():
+                        median = statistics.median(values)
+                        line = f"   {contender:<26} {1000 * median:8.1f} ms  (min {1000 * min(values):.1f})"
+                        if contender.endswith("1 thread"):
+                            line += f"  = {1e9 * median / GENERATION_ELEMENTS:.2f} ns/element/thread"
+                        print(line)
+                    for contender in [c for c in times if c != "JAX jit, warm"]:
+                        ratio = statistics.median(
+                            a / b for a, b in zip(times[contender], times["JAX jit, warm"], strict=True)
+                        )
+                        line = f"   {contender} / JAX jit = {ratio:.2f}"
+                        if contender == "initserve http.client":
+                            line += (
+                                f"  (target < {JAX_STREAM_TARGET}: {'MET' if ratio < JAX_STREAM_TARGET else 'MISSED'})"
+                            )
+                        print(line)
+    finally:
+        lean.close()
+        server.terminate()
+        server.wait(timeout=30)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--repeats", type=int, default=9)
@@ -569,8 +731,8 @@ def main() -> int:
     parser.add_argument(
         "--parts",
         nargs="+",
-        default=["fetch", "small", "rss", "json", "threads", "streams"],
-        choices=["fetch", "small", "rss", "json", "threads", "streams"],
+        default=["fetch", "small", "rss", "json", "threads", "streams", "jax-streams"],
+        choices=["fetch", "small", "rss", "json", "threads", "streams", "jax-streams"],
         help="which measurements to run (default: all)",
     )
     parser.add_argument(
@@ -599,6 +761,8 @@ def main() -> int:
             thread_scaling(args.repeats)
         if "streams" in args.parts:
             torch_streams(args.repeats, args.cold_numba_cache)
+        if "jax-streams" in args.parts:
+            jax_streams(args.repeats)
     finally:
         server.terminate()
         server.wait(timeout=30)
