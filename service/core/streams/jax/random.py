@@ -1,7 +1,7 @@
 """``jax.random`` of JAX 0.10.2 on CPU with its default flags, bit for bit and element-addressable.
 
-Default flags: ``jax_default_prng_impl = "threefry2x32"``, ``jax_threefry_partitionable = True`` (the default
-since JAX 0.5; ``jax/_src/config.py``), ``jax_enable_x64 = False``. A key is the two ``uint32`` words of
+Default flags: ``jax_default_prng_impl = "threefry2x32"``, ``jax_threefry_partitionable = True`` (its default
+in 0.10.2, ``jax/_src/config.py``), ``jax_enable_x64 = False``. A key is the two ``uint32`` words of
 ``jax.random.key_data``; ``key(seed)`` is ``(0, seed mod 2^32)`` (``threefry_seed`` of ``np.int64(seed)``
 truncated to int32 by x64-off canonicalization; seeds outside int64 raise ``OverflowError`` like JAX).
 
@@ -42,6 +42,10 @@ Rapids and later; not AMD Zen 4): with it XLA's LLVM emits native float16 arithm
 ``f * (maxval - minval) + minval`` is one float16 FMA (the default here); without it, each operation is
 rounded to float16 and there is no FMA (``float16_fma=False``; ``normal`` is the same either way, its
 product being exact, while ``truncated_normal(-2, 2)`` differs in about half the elements).
+
+Cost: one vectorized ``prange`` kernel per sampler and dtype (compiled at first use, 2-7 s each, then from
+numba's cache); ``normal`` float32 about 5.6 ns per element per thread (``uniform`` 2, ``bits`` 1.6) on a
+loaded 2-core Sapphire Rapids VM, against JAX's own 15 ns per element on both cores.
 """
 
 from __future__ import annotations
