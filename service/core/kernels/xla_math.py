@@ -36,10 +36,9 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from llvmlite import ir
-from numba import njit, types
-from numba.extending import intrinsic
+from numba import njit
 
+from service.core.kernels.bits import as_float32, as_float64, as_uint32, as_uint64
 from service.core.kernels.fma import fma
 
 __all__ = [
@@ -60,60 +59,16 @@ __all__ = [
 ]
 
 
-@intrinsic
-def _as_u32(typingctx, x):  # type: ignore[no-untyped-def]
-    if x != types.float32:
-        return None
-
-    def codegen(context, builder, signature, args):  # type: ignore[no-untyped-def]
-        return builder.bitcast(args[0], ir.IntType(32))
-
-    return types.uint32(types.float32), codegen
-
-
-@intrinsic
-def _as_f32(typingctx, i):  # type: ignore[no-untyped-def]
-    if i != types.uint32:
-        return None
-
-    def codegen(context, builder, signature, args):  # type: ignore[no-untyped-def]
-        return builder.bitcast(args[0], ir.FloatType())
-
-    return types.float32(types.uint32), codegen
-
-
-@intrinsic
-def _as_u64(typingctx, x):  # type: ignore[no-untyped-def]
-    if x != types.float64:
-        return None
-
-    def codegen(context, builder, signature, args):  # type: ignore[no-untyped-def]
-        return builder.bitcast(args[0], ir.IntType(64))
-
-    return types.uint64(types.float64), codegen
-
-
-@intrinsic
-def _as_f64(typingctx, i):  # type: ignore[no-untyped-def]
-    if i != types.uint64:
-        return None
-
-    def codegen(context, builder, signature, args):  # type: ignore[no-untyped-def]
-        return builder.bitcast(args[0], ir.DoubleType())
-
-    return types.float64(types.uint64), codegen
-
-
 @njit(cache=True, inline="always")
 def as_u32(x: np.float32) -> np.uint32:
     """The bits of a float32 (``bitcast float to i32``)."""
-    return _as_u32(np.float32(x))
+    return as_uint32(np.float32(x))
 
 
 @njit(cache=True, inline="always")
 def as_f32(i: np.uint32) -> np.float32:
     """The float32 whose bits are ``i`` (``bitcast i32 to float``)."""
-    return _as_f32(np.uint32(i))
+    return as_float32(np.uint32(i))
 
 
 def _f(bits: int) -> np.float32:
@@ -355,9 +310,9 @@ def round_f16(x: float) -> float:
     rounds ``|x|`` to a multiple of ``2^q`` (the float64 spacing of the sum is ``2^q``), ties to even."""
     x = np.float64(x)
     ax = abs(x)
-    e = np.int64(_as_u64(ax) >> np.uint64(52)) - 1023
+    e = np.int64(as_uint64(ax) >> np.uint64(52)) - 1023
     q = max(e - 10, -24)
-    big = _as_f64(np.uint64(q + 52 + 1023) << np.uint64(52))
+    big = as_float64(np.uint64(q + 52 + 1023) << np.uint64(52))
     r = math.copysign((ax + big) - big, x)
     r = math.copysign(math.inf, x) if ax >= 65520.0 else r
     return x if ax != ax else r
@@ -367,10 +322,10 @@ def round_f16(x: float) -> float:
 def f16_bits(x: float) -> np.uint16:
     """The float16 bits of a float64 that is a float16 value (subnormals as ``|x| 2^24``; NaN as 0x7E00)."""
     x = np.float64(x)
-    b = _as_u64(x)
+    b = as_uint64(x)
     sign = np.uint32(b >> np.uint64(48)) & np.uint32(0x8000)
     ax = abs(x)
-    e = np.int64(_as_u64(ax) >> np.uint64(52)) - 1023
+    e = np.int64(as_uint64(ax) >> np.uint64(52)) - 1023
     mant = np.uint32((b >> np.uint64(42)) & np.uint64(0x3FF))
     normal = np.uint32(np.uint32(max(e + 15, 0)) << np.uint32(10)) | mant
     sub = np.uint32(ax * 16777216.0) if ax < 6.103515625e-05 else np.uint32(0)

@@ -701,6 +701,18 @@ def _cannot(stream: str, scheme: str, why: str) -> ParameterError:
     return ParameterError(f"the {stream} stream cannot express scheme {scheme!r}: {why} (use another stream)", "stream")
 
 
+def _variance_scaling_of(scheme: str, p: Mapping[str, Any]) -> tuple[float, str]:
+    """The ``variance_scaling`` (scale, mode) of a canonical fan-based scheme: he ``2 / (1 + a^2)``,
+    lecun ``1`` on fan_in, glorot ``gain^2`` on fan_avg, variance_scaling its own."""
+    if scheme == "he":
+        return 2.0 / (1.0 + p["negative_slope"] ** 2), p["mode"]
+    if scheme == "lecun":
+        return 1.0, "fan_in"
+    if scheme == "glorot":
+        return p["gain"] * p["gain"], "fan_avg"
+    return p["scale"], p["mode"]
+
+
 def canonical_call(init: Init, fans: Fans | None, shape: Sequence[int], layout: str | FanAxes) -> JaxCall:
     """A canonical scheme through the ``jax.nn.initializers`` function of the same meaning, with the
     request's fans (``fans``, in the request's layout) and JAX's arithmetic (the ``jax`` and ``flax`` streams):
@@ -728,14 +740,7 @@ def canonical_call(init: Init, fans: Fans | None, shape: Sequence[int], layout: 
         raise ParameterError(f"{scheme} reads the shape in a layout, not in fan_axes", "fan_axes")
     if scheme in ("he", "lecun", "glorot", "variance_scaling"):
         f = _need_fans(fans)
-        if scheme == "he":
-            scale, mode = 2.0 / (1.0 + p["negative_slope"] ** 2), p["mode"]
-        elif scheme == "lecun":
-            scale, mode = 1.0, "fan_in"
-        elif scheme == "glorot":
-            scale, mode = p["gain"] * p["gain"], "fan_avg"
-        else:
-            scale, mode = p["scale"], p["mode"]
+        scale, mode = _variance_scaling_of(scheme, p)
         denominator = jax_denominator(float(f.fan_in), float(f.fan_out), mode)
         return variance_scaling_call(scale, denominator, p["distribution"], origin)
     if scheme == "normal":
@@ -783,14 +788,7 @@ def keras_canonical_call(init: Init, fans: Fans | None, shape: Sequence[int], la
     origin = f"{scheme}({', '.join(f'{k}={v!r}' for k, v in p.items())}) via keras.initializers"
     if scheme in ("he", "lecun", "glorot", "variance_scaling"):
         f = _need_fans(fans)
-        if scheme == "he":
-            scale, mode = 2.0 / (1.0 + p["negative_slope"] ** 2), p["mode"]
-        elif scheme == "lecun":
-            scale, mode = 1.0, "fan_in"
-        elif scheme == "glorot":
-            scale, mode = p["gain"] * p["gain"], "fan_avg"
-        else:
-            scale, mode = p["scale"], p["mode"]
+        scale, mode = _variance_scaling_of(scheme, p)
         if mode == "fan_geo_avg":
             raise _cannot("keras", scheme, "Keras' VarianceScaling has no fan_geo_avg mode")
         distribution = {"normal": "untruncated_normal"}.get(p["distribution"], p["distribution"])
