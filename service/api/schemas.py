@@ -133,6 +133,28 @@ class FanAxes(BaseModel):
     batch_axis: list[Axis] = Field(default_factory=list, description="axes in neither fan (stacked layers)")
 
 
+Bound = Annotated[int, BeforeValidator(no_bool_or_str)]
+SliceBounds = Annotated[
+    list[Annotated[list[Bound], Field(min_length=2, max_length=2)]],
+    Field(
+        max_length=MAX_RANK,
+        description="the part served: one [start, stop] per leading dimension (half-open; the dimensions it "
+        "omits whole), full[s0:e0, s1:e1, ...]; 0 <= start < stop <= dim. Fans, moments and numbers are the "
+        "full tensor's; the answer's shape and statistics are the part's. Not with shard.",
+    ),
+]
+
+
+class Shard(BaseModel):
+    """The ``index``-th of ``count`` equal parts of ``axis`` (Megatron's tensor-parallel split)."""
+
+    model_config = _STRICT
+
+    axis: Bound = Field(description="the split axis; negative counts from the end")
+    index: Bound = Field(description="0 to count - 1: this rank's part")
+    count: Bound = Field(description="the parts; must divide the axis length")
+
+
 class TensorRequest(BaseModel):
     """One tensor: its shape, how to read it (layout or fan_axes), the scheme, the seed and the dtype."""
 
@@ -160,6 +182,8 @@ class TensorRequest(BaseModel):
     seed: Seed | None = Field(None, description="0 to 2^53 - 1; when absent the service picks one and returns it")
     dtype: Literal[DTYPES] = "float32"  # type: ignore[valid-type]
     stream: Stream = "initserve-1"
+    slice: SliceBounds | None = None
+    shard: Shard | None = None
 
 
 # -- answers (documentation of the JSON the service writes with orjson) ----------------------------
@@ -198,7 +222,9 @@ class StatsAnswer(BaseModel):
     """The answer without data (POST /v1/tensors/stats)."""
 
     model_config = _ANSWER
-    shape: list[int]
+    shape: list[int] = Field(description="the served shape: the slice's, else the full tensor's")
+    full_shape: list[int] = Field(description="the full tensor's shape (the request's)")
+    slice: list[list[int]] | None = Field(description="the part served, [start, stop] per dimension; null: whole")
     dtype: Literal[DTYPES]  # type: ignore[valid-type]
     layout: Literal[LAYOUTS] | None  # type: ignore[valid-type]
     fan_axes: FanAxes | None
@@ -340,6 +366,8 @@ class TensorEntry(BaseModel):
     )
     fan_axes: FanAxes | None = Field(None, description="explicit fan axes instead of a layout")
     dtype: Literal[DTYPES] | None = Field(None, description="default: the model's dtype")  # type: ignore[valid-type]
+    slice: SliceBounds | None = None
+    shard: Shard | None = None
 
 
 def _entry_kind(value: Any) -> str:
@@ -393,7 +421,9 @@ class ModelTensorStats(BaseModel):
     name: str
     entry: int = Field(description="index of the request entry that made it")
     preset: str | None = Field(description="the preset that made it; null for a named tensor")
-    shape: list[int]
+    shape: list[int] = Field(description="the served shape: the slice's, else the full tensor's")
+    full_shape: list[int] = Field(description="the full tensor's shape")
+    slice: list[list[int]] | None = Field(description="the part served, [start, stop] per dimension; null: whole")
     dtype: Literal[(*DTYPES, "int64")]  # type: ignore[valid-type]
     layout: Literal[LAYOUTS] | None  # type: ignore[valid-type]
     fan_axes: FanAxes | None

@@ -24,7 +24,15 @@ from service.core.dtypes import DTYPES, INTEGER_DTYPES, numpy_dtype, sampling_dt
 from service.core.errors import LayoutError, ParameterError, ShapeError, TooLargeError
 from service.core.fans import LAYOUTS, FanAxes, Fans, Layout, compute_fans
 from service.core.schemes import SCHEMES, Context, Init
-from service.core.sources import ConstantSource, FilledSource, PointsSource, Source, WholeSource
+from service.core.sources import (
+    ConstantSource,
+    FilledSource,
+    PointsSource,
+    SlicedSource,
+    Source,
+    WholeSource,
+    innermost,
+)
 from service.core.stats import sum_scale
 from service.core.streams.names import (
     COUNTER_STREAMS,
@@ -62,6 +70,9 @@ class TensorSpec:
     layout: Layout | FanAxes = "keras"
     fills: tuple[Fill, ...] = ()
     stream: str = DEFAULT_STREAM
+    #: The part served, ``(start, stop)`` per dimension of ``shape`` (half-open): ``full[s0:e0, s1:e1, ...]``;
+    #: None for the whole tensor. Fans, moments and the numbers are the full tensor's.
+    slice: tuple[tuple[int, int], ...] | None = None
     #: The framework-named initializer as asked (``{"scheme": "torch.kaiming_uniform_", "a": ...}``, every
     #: default filled in), None for a canonical scheme: a framework stream calls that very function.
     requested: Mapping[str, Any] | None = field(default=None, compare=False)
@@ -78,11 +89,15 @@ class TensorPlan:
 
     @property
     def shape(self) -> tuple[int, ...]:
-        return self.spec.shape
+        """The served shape: the slice's, else the full tensor's."""
+        if self.spec.slice is None:
+            return self.spec.shape
+        return tuple(stop - start for start, stop in self.spec.slice)
 
     @property
     def count(self) -> int:
-        return math.prod(self.spec.shape)
+        """The served elements."""
+        return math.prod(self.shape)
 
     @property
     def nbytes(self) -> int:
@@ -90,15 +105,14 @@ class TensorPlan:
 
     @property
     def whole(self) -> bool:
-        """Whether the values are computed all at once (orthogonal's QR, sparse's mask)."""
-        source = self.source.inner if isinstance(self.source, FilledSource) else self.source
-        return isinstance(source, WholeSource)
+        """Whether the values are computed all at once (orthogonal's QR, sparse's mask, a sequential stream)."""
+        return isinstance(innermost(self.source), WholeSource)
 
     @property
     def whole_bytes(self) -> int:
         """The memory a tensor computed whole holds while it is computed (0 for a chunked one)."""
-        source = self.source.inner if isinstance(self.source, FilledSource) else self.source
-        return source.peak_bytes * self.count if isinstance(source, WholeSource) else 0
+        source = innermost(self.source)
+        return source.peak_bytes * math.prod(self.spec.shape) if isinstance(source, WholeSource) else 0
 
     @property
     def stream_version(self) -> str:
@@ -107,6 +121,26 @@ class TensorPlan:
     @property
     def sum_scale(self) -> float:
         return sum_scale(self.moments.std)
+
+
+def check_slice(bounds: object, shape: tuple[int, ...]) -> tuple[tuple[int, int], ...]:
+    """``bounds`` checked against ``shape``: one ``(start, stop)`` per dimension, integers with
+    ``0 <= start < stop <= dim`` (a 422 naming ``slice.<dim>``)."""
+    if not isinstance(bounds, (tuple, list)) or len(bounds) != len(shape):
+        raise ShapeError(f"slice needs one [start, stop] per dimension of shape {list(shape)}", "slice")
+    checked = []
+    for axis, (pair, dim) in enumerate(zip(bounds, shape, strict=True)):
+        if not isinstance(pair, (tuple, list)) or len(pair) != 2 or not all(_is_integer(v) for v in pair):
+            raise ShapeError(f"slice.{axis} must be [start, stop], two integers; got {pair!r}", f"slice.{axis}")
+        start, stop = int(pair[0]), int(pair[1])
+        if not 0 <= start < stop <= dim:
+            raise ShapeError(
+                f"slice.{axis} is [{start}, {stop}); it must satisfy 0 <= start < stop <= {dim} (shape[{axis}]): "
+                "half-open, not empty, within the dimension",
+                f"slice.{axis}",
+            )
+        checked.append((start, stop))
+    return tuple(checked)
 
 
 def check_shape(shape: tuple[int, ...], max_elements: int | None = None) -> int:
@@ -179,18 +213,20 @@ def plan_tensor(spec: TensorSpec, max_elements: int | None = None) -> TensorPlan
         from service.core.streams import counter
 
         source = counter.tensor_source(spec, fans)
-    if not fills:
-        return TensorPlan(spec, fans, recipe.moments, source, numpy_dtype(spec.dtype), sampling)
-    _check_fill_values(fills, spec.dtype)
-    moments = filled_moments(recipe.moments, recipe.source, count, fills)
-    if not math.isfinite(moments.variance):
-        raise ParameterError("the fill values and the scheme's values are too far apart for float64", "fills")
-    source = FilledSource(
-        source,
-        tuple(f.start for f in fills),
-        tuple(f.stop for f in fills),
-        tuple(f.value for f in fills),
-    )
+    moments = recipe.moments
+    if fills:
+        _check_fill_values(fills, spec.dtype)
+        moments = filled_moments(recipe.moments, recipe.source, count, fills)
+        if not math.isfinite(moments.variance):
+            raise ParameterError("the fill values and the scheme's values are too far apart for float64", "fills")
+        source = FilledSource(
+            source,
+            tuple(f.start for f in fills),
+            tuple(f.stop for f in fills),
+            tuple(f.value for f in fills),
+        )
+    if spec.slice is not None:
+        source = SlicedSource(source, shape, check_slice(spec.slice, shape))
     return TensorPlan(spec, fans, moments, source, numpy_dtype(spec.dtype), sampling)
 
 

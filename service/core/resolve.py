@@ -32,7 +32,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from service.core.dtypes import DTYPES
-from service.core.errors import InitError, LayoutError, ParameterError, TooLargeError
+from service.core.errors import InitError, LayoutError, ParameterError, ShapeError, TooLargeError
 from service.core.fans import LAYOUTS, FanAxes
 from service.core.frameworks import resolve_any
 from service.core.model import ModelLimits, ModelPlan, ModelSpec, ModelTensor, check_name
@@ -42,8 +42,8 @@ from service.core.seeds import derive_seed
 from service.core.sources import FilledSource, Source
 from service.core.streams.names import DEFAULT_STREAM, SEQUENTIAL_STREAMS, STREAMS
 
-_TENSOR_FIELDS = frozenset({"shape", "layout", "fan_axes", "init", "seed", "dtype", "stream"})
-_ENTRY_FIELDS = frozenset({"name", "shape", "layout", "fan_axes", "init", "dtype"})
+_TENSOR_FIELDS = frozenset({"shape", "layout", "fan_axes", "init", "seed", "dtype", "stream", "slice", "shard"})
+_ENTRY_FIELDS = frozenset({"name", "shape", "layout", "fan_axes", "init", "dtype", "slice", "shard"})
 _MODEL_FIELDS = frozenset({"entries", "seed", "dtype", "layout", "stream"})
 
 
@@ -142,8 +142,45 @@ def _tensor_spec(
         layout = resolved.layout
     else:
         layout = model_layout or resolved.layout or "keras"
-    spec = TensorSpec(tuple(shape), resolved.init, seed, dtype, layout, (), stream, resolved.requested)  # type: ignore[arg-type]
+    bounds = _bounds(request.get("slice"), request.get("shard"), tuple(shape))
+    spec = TensorSpec(
+        tuple(shape), resolved.init, seed, dtype, layout, stream=stream, slice=bounds, requested=resolved.requested
+    )  # type: ignore[arg-type]
     return spec, resolved.axes_given
+
+
+def _bounds(slice_: object, shard: object, shape: tuple[int, ...]) -> tuple[tuple[int, int], ...] | None:
+    """The part served: ``slice`` (one ``[start, stop]`` per leading dimension; the dimensions it omits
+    whole) or ``shard`` (``{"axis", "index", "count"}``: the ``index``-th of ``count`` equal parts of the
+    axis, Megatron's tensor-parallel split); None for the whole tensor. ``plan_tensor`` checks the bounds."""
+    if slice_ is not None and shard is not None:
+        raise ShapeError("give either slice or shard, not both", "shard")
+    if slice_ is not None:
+        if not isinstance(slice_, (list, tuple)) or len(slice_) > len(shape):
+            raise ShapeError(f"slice takes at most one [start, stop] per dimension of shape {list(shape)}", "slice")
+        return (
+            *(tuple(pair) if isinstance(pair, (list, tuple)) else pair for pair in slice_),
+            *((0, dim) for dim in shape[len(slice_) :]),
+        )  # type: ignore[return-value]
+    if shard is None:
+        return None
+    if not isinstance(shard, Mapping) or set(shard) != {"axis", "index", "count"}:
+        raise ShapeError("shard is {axis, index, count}", "shard")
+    _check_fields(shard, frozenset({"axis", "index", "count"}), "shard.")
+    axis, index, count = shard["axis"], shard["index"], shard["count"]
+    if not all(isinstance(v, int) and not isinstance(v, bool) for v in (axis, index, count)):
+        raise ShapeError("shard's axis, index and count are integers", "shard")
+    if not -len(shape) <= axis < len(shape):
+        raise ShapeError(f"shard.axis {axis} is out of range for shape {list(shape)}", "shard.axis")
+    axis %= len(shape)
+    if count < 1 or shape[axis] % count:
+        raise ShapeError(
+            f"shard.count {count} must divide shape[{axis}] = {shape[axis]} (equal parts, as Megatron splits)", "shard"
+        )
+    if not 0 <= index < count:
+        raise ShapeError(f"shard.index must be 0 to {count - 1}, got {index}", "shard.index")
+    size = shape[axis] // count
+    return tuple((index * size, (index + 1) * size) if a == axis else (0, dim) for a, dim in enumerate(shape))
 
 
 def _plan(spec: TensorSpec, axes_from_init: bool, max_elements: int | None) -> TensorPlan:
@@ -269,8 +306,8 @@ def _preset_tensors(model: ModelSpec, index: int, entry: Mapping[str, Any]) -> l
             made.dtype or model.dtype,
             made.layout,  # type: ignore[arg-type]
             made.fills,
-            model.stream,
-            resolved.requested,
+            stream=model.stream,
+            requested=resolved.requested,
         )
         pending.append(_Pending(name, spec, index, entry["preset"]))
     return pending

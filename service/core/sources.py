@@ -12,6 +12,7 @@ Shape-aware schemes draw extra randomness (a sparsity mask) from
 from __future__ import annotations
 
 import bisect
+import math
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -49,6 +50,33 @@ class Source(Protocol):
     """Fills chunk ``chunk`` (``out``: its elements, in the sampling dtype)."""
 
     def fill(self, chunk: int, out: np.ndarray) -> None: ...
+
+
+_last_chunk = threading.local()
+
+
+def fill_range(source: Source, start: int, stop: int, out: np.ndarray, count: int) -> None:
+    """Flat elements [start, stop) of ``source``'s tensor of ``count`` elements into ``out`` (``stop - start``
+    elements, the sampling dtype), whatever the chunks: a source that can make any range makes just it
+    (``fill_range`` method: counter-based streams, whole tensors, fills, slices); a chunked one makes the
+    chunks the range touches, keeping the last one made on this thread, so that consecutive rows of a slice
+    cost each chunk once."""
+    own = getattr(source, "fill_range", None)
+    if own is not None:
+        own(start, stop, out, count)
+        return
+    position = start
+    while position < stop:
+        chunk = position // CHUNK_ELEMENTS
+        chunk_start, chunk_stop = chunk_bounds(chunk, count)
+        cached = getattr(_last_chunk, "made", None)
+        if cached is None or cached[0] is not source or cached[1] != chunk or cached[2].dtype != out.dtype:
+            values = np.empty(chunk_stop - chunk_start, dtype=out.dtype)
+            source.fill(chunk, values)
+            _last_chunk.made = cached = (source, chunk, values)
+        end = min(stop, chunk_stop)
+        out[position - start : end - start] = cached[2][position - chunk_start : end - chunk_start]
+        position = end
 
 
 @dataclass(frozen=True)
@@ -105,16 +133,25 @@ class WholeSource:
         start = chunk * CHUNK_ELEMENTS
         out[...] = self.flat()[start : start + out.size]
 
+    def fill_range(self, start: int, stop: int, out: np.ndarray, count: int) -> None:
+        out[...] = self.flat()[start:stop]
+
     def release(self) -> None:
         """Drop the computed tensor (it is computed again if a chunk is asked for after this)."""
         with self._lock:
             self._flat = None
 
 
+def innermost(source: Source) -> Source:
+    """The source that makes the values, under any fills and slice."""
+    while isinstance(source, (FilledSource, SlicedSource)):
+        source = source.inner
+    return source
+
+
 def release(source: Source) -> None:
     """Free the memory a source holds once its tensor has been sent (a ``WholeSource``'s matrix)."""
-    while isinstance(source, FilledSource):
-        source = source.inner
+    source = innermost(source)
     if isinstance(source, WholeSource):
         source.release()
 
@@ -134,9 +171,53 @@ class FilledSource:
 
     def fill(self, chunk: int, out: np.ndarray) -> None:
         self.inner.fill(chunk, out)
-        start = chunk * CHUNK_ELEMENTS
+        self._overwrite(chunk * CHUNK_ELEMENTS, out)
+
+    def fill_range(self, start: int, stop: int, out: np.ndarray, count: int) -> None:
+        fill_range(self.inner, start, stop, out, count)
+        self._overwrite(start, out)
+
+    def _overwrite(self, start: int, out: np.ndarray) -> None:
+        """Set the filled ranges' elements among flat elements [start, start + out.size)."""
         stop = start + out.size
-        first = bisect.bisect_right(self.stops, start)  # the first range ending after this chunk starts
-        last = bisect.bisect_left(self.starts, stop)  # the first range starting at or after its end
+        first = bisect.bisect_right(self.stops, start)  # the first range ending after ``start``
+        last = bisect.bisect_left(self.starts, stop)  # the first range starting at or after ``stop``
         for i in range(first, last):
             out[max(self.starts[i], start) - start : min(self.stops[i], stop) - start] = self.values[i]
+
+
+@dataclass(frozen=True)
+class SlicedSource:
+    """The sub-tensor ``full[b0[0]:b0[1], b1[0]:b1[1], ...]`` of ``inner``'s tensor of shape ``full_shape``,
+    in C order: chunk ``k`` of the slice is made from the elements it covers, row by row (a row: a run of
+    the last dimension, contiguous in the full tensor)."""
+
+    inner: Source
+    full_shape: tuple[int, ...]
+    bounds: tuple[tuple[int, int], ...]
+
+    def fill(self, chunk: int, out: np.ndarray) -> None:
+        self.fill_range(chunk * CHUNK_ELEMENTS, chunk * CHUNK_ELEMENTS + out.size, out)
+
+    def fill_range(self, start: int, stop: int, out: np.ndarray, count: int | None = None) -> None:
+        """Served elements [start, stop) (``count``, the served tensor's size, is not needed)."""
+        full_count = math.prod(self.full_shape)
+        if not self.full_shape:  # a scalar: its one element
+            fill_range(self.inner, 0, 1, out, 1)
+            return
+        row = self.bounds[-1][1] - self.bounds[-1][0]
+        served_rows = tuple(b - a for a, b in self.bounds[:-1])
+        first_row, last_row = start // row, (stop - 1) // row
+        rows = np.arange(first_row, last_row + 1)
+        coords = np.unravel_index(rows, served_rows) if served_rows else ()
+        full_rows = (
+            np.ravel_multi_index(
+                tuple(c + a for c, (a, _) in zip(coords, self.bounds[:-1], strict=True)), self.full_shape[:-1]
+            )
+            if served_rows
+            else np.zeros(1, dtype=np.int64)
+        )
+        bases = full_rows * self.full_shape[-1] + self.bounds[-1][0]
+        for r, base in zip(rows.tolist(), bases.tolist(), strict=True):
+            lo, hi = max(start, r * row), min(stop, (r + 1) * row)
+            fill_range(self.inner, base + lo - r * row, base + hi - r * row, out[lo - start : hi - start], full_count)

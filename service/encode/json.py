@@ -33,6 +33,16 @@ def layout_fields(plan: TensorPlan) -> dict[str, Any]:
     return {"layout": layout, "fan_axes": None}
 
 
+def shape_fields(plan: TensorPlan) -> dict[str, Any]:
+    """``shape`` (served), ``full_shape`` and ``slice`` (null for the whole tensor)."""
+    bounds = plan.spec.slice
+    return {
+        "shape": list(plan.shape),
+        "full_shape": list(plan.spec.shape),
+        "slice": None if bounds is None else [list(pair) for pair in bounds],
+    }
+
+
 def stats_fields(plan: TensorPlan, empirical: Empirical | None, comparison: Comparison | None) -> dict[str, Any]:
     """The ``stats`` object; with ``empirical`` None (a tensor streamed before it was measured), only the
     theoretical part, the rest null."""
@@ -64,7 +74,7 @@ def answer(
     """The JSON answer; ``data`` (any shape) is written flat, in C order, when given."""
     spec = plan.spec
     body: dict[str, Any] = {
-        "shape": list(spec.shape),
+        **shape_fields(plan),
         "dtype": spec.dtype,
         **layout_fields(plan),
         "seed": spec.seed,
@@ -93,7 +103,7 @@ def model_tensor_fields(
         "name": tensor.name,
         "entry": tensor.entry,
         "preset": tensor.preset,
-        "shape": list(plan.shape),
+        **shape_fields(plan),
         "dtype": plan.spec.dtype,
         **layout_fields(plan),
         "seed": plan.spec.seed,

@@ -20,6 +20,8 @@ UINT = {"float16": np.uint16, "float32": np.uint32, "float64": np.uint64}
 ANSWER_FIELDS = {
     "requested_init",
     "shape",
+    "full_shape",
+    "slice",
     "dtype",
     "layout",
     "fan_axes",

@@ -57,9 +57,11 @@ class CounterSource:
     dtype: str
 
     def fill(self, chunk: int, out: np.ndarray) -> None:
-        start = chunk * CHUNK_ELEMENTS
+        self.fill_range(chunk * CHUNK_ELEMENTS, chunk * CHUNK_ELEMENTS + out.size, out)
+
+    def fill_range(self, start: int, stop: int, out: np.ndarray, count: int | None = None) -> None:
         made = np.empty(out.size, dtype=numpy_dtype(self.dtype)) if out.dtype != numpy_dtype(self.dtype) else out
-        self.call.fill(self.key, self.shape, self.dtype, start, start + out.size, made)
+        self.call.fill(self.key, self.shape, self.dtype, start, stop, made)
         if made is not out:
             out[...] = made  # float16/bfloat16 widened to float32: exact
 
