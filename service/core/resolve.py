@@ -39,7 +39,7 @@ from service.core.model import ModelLimits, ModelPlan, ModelSpec, ModelTensor, c
 from service.core.plan import MAX_SEED, TensorPlan, TensorSpec, plan_tensor
 from service.core.presets import expand
 from service.core.seeds import derive_seed
-from service.core.sources import FilledSource, Source
+from service.core.sources import with_innermost
 from service.core.streams.names import DEFAULT_STREAM, SEQUENTIAL_STREAMS, STREAMS
 
 _TENSOR_FIELDS = frozenset({"shape", "layout", "fan_axes", "init", "seed", "dtype", "stream", "slice", "shard"})
@@ -253,12 +253,7 @@ def _model_wide_sources(
 
         described = [(t.name, t.entry, t.plan.spec, t.plan.fans) for t in tensors]
         sources = model_sources(entries, described, model.dtype)
-    return [replace(t, plan=replace(t.plan, source=_with_fills(t.plan.source, sources[t.name]))) for t in tensors]
-
-
-def _with_fills(planned: Source, drawn: Source) -> Source:
-    """``drawn`` in place of the planned source, under the planned fills if any."""
-    return replace(planned, inner=drawn) if isinstance(planned, FilledSource) else drawn
+    return [replace(t, plan=replace(t.plan, source=with_innermost(t.plan.source, sources[t.name]))) for t in tensors]
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ import bisect
 import math
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Final, Protocol
 
 import numpy as np
@@ -147,6 +147,13 @@ def innermost(source: Source) -> Source:
     while isinstance(source, (FilledSource, SlicedSource)):
         source = source.inner
     return source
+
+
+def with_innermost(source: Source, values: Source) -> Source:
+    """``source`` with ``values`` in place of its innermost source, under the same fills and slice."""
+    if isinstance(source, (FilledSource, SlicedSource)):
+        return replace(source, inner=with_innermost(source.inner, values))
+    return values
 
 
 def release(source: Source) -> None:
