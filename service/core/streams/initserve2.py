@@ -602,15 +602,16 @@ def normal(seed: int, mean: float, std: float, start: int, stop: int, out: np.nd
 
 
 def _inside(low: float, high: float, dtype: np.dtype) -> tuple[float, float]:
-    """The dtype's smallest value >= ``low`` and largest value <= ``high``."""
+    """The dtype's smallest finite value >= ``low`` and largest finite value <= ``high``."""
     t = dtype.type
-    lo, hi = t(low), t(high)
+    big = float(np.finfo(dtype).max)
+    lo, hi = t(min(max(low, -big), big)), t(min(max(high, -big), big))
     if float(lo) < low:
         lo = np.nextafter(lo, t(np.inf))
     if float(hi) > high:
         hi = np.nextafter(hi, t(-np.inf))
-    if not lo <= hi:
-        raise ValueError(f"no {dtype} value lies in [{low}, {high}]")
+    if not (lo <= hi and float(lo) >= low and float(hi) <= high):
+        raise ValueError(f"no finite {dtype} value lies in [{low}, {high}]")
     return float(lo), float(hi)
 
 
