@@ -450,25 +450,34 @@ def _trial_n(k0: np.uint64, k1: np.uint64, i: np.uint64, t: np.uint64) -> float:
     return _zig_slow(k0, k1, i, t, j, s, x, False)
 
 
+@njit(cache=True, inline="always", error_model="numpy")
+def _propose(
+    y0: np.uint64, y1: np.uint64, y2: np.uint64, y3: np.uint64, regime: int, a: float, b: float, al: float
+) -> tuple[float, bool]:
+    """Regimes ``U0``, ``UA``, ``E``: the proposal of one trial's words and whether it is accepted."""
+    v = _u53(y2, y3)
+    if regime == _REGIME_E:
+        z = a + (-_log(_v53(y0, y1))) / al
+        return z, (z <= b) & (v < _gauss(z - al))
+    z = fma(_u53(y0, y1), b - a, a)
+    rho = _gauss(z) if regime == _REGIME_U0 else _exp(((a - z) * (a + z)) * 0.5)
+    return z, v < rho
+
+
 @njit(cache=True, error_model="numpy")
-def _trial_other(k0: np.uint64, k1: np.uint64, i: np.uint64, regime: int, a: float, b: float, al: float) -> float:
-    """Regimes ``U0``, ``UA``, ``E``: the first accepted proposal of element ``i`` (standardized, mirrored)."""
-    t = np.uint64(0)
+def _trial_other(
+    k0: np.uint64, k1: np.uint64, i: np.uint64, t: np.uint64, regime: int, a: float, b: float, al: float
+) -> float:
+    """Regimes ``U0``, ``UA``, ``E``: the first accepted proposal of element ``i`` from trial ``t`` on
+    (standardized, mirrored)."""
     c0 = i & _MASK32
     c1 = i >> _U32
     while True:
         y0, y1, y2, y3 = philox4x32(k0, k1, c0, c1, (t << np.uint64(2)) | np.uint64(3), np.uint64(0))
         t += np.uint64(1)
-        v = _u53(y2, y3)
-        if regime == _REGIME_E:
-            z = a + (-_log(_v53(y0, y1))) / al
-            if z <= b and v < _gauss(z - al):
-                return z
-        else:
-            z = fma(_u53(y0, y1), b - a, a)
-            rho = _gauss(z) if regime == _REGIME_U0 else _exp(((a - z) * (a + z)) * 0.5)
-            if v < rho:
-                return z
+        z, accepted = _propose(y0, y1, y2, y3, regime, a, b, al)
+        if accepted:
+            return z
 
 
 @njit(cache=True, inline="always", error_model="numpy")
@@ -523,9 +532,16 @@ def _truncated(  # type: ignore[no-untyped-def]
                             break
                         t += np.uint64(1)
         else:
+            for e in range(count):  # trial 0 of every element, vectorized
+                i = np.uint64(base + e)
+                y0, y1, y2, y3 = philox4x32(k0, k1, i & _MASK32, i >> _U32, np.uint64(3), np.uint64(0))
+                y[e], ok[e] = _propose(y0, y1, y2, y3, regime, a, b, al)
             for e in range(count):
-                z = _trial_other(k0, k1, np.uint64(base + e), regime, a, b, al)
-                y[e] = _clamp(fma(std, -z if flip else z, mean), low, high)
+                if not ok[e]:
+                    y[e] = _trial_other(k0, k1, np.uint64(base + e), np.uint64(1), regime, a, b, al)
+            sign = -1.0 if flip else 1.0
+            for e in range(count):
+                y[e] = _clamp(fma(std, sign * y[e], mean), low, high)
         dst = out[o : o + count]
         if narrow:
             for e in range(count):
