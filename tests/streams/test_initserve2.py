@@ -161,6 +161,13 @@ def test_golden_slow_paths() -> None:
     assert _bits(out[GOLDEN_SLOW_INDEX32]) == GOLDEN_SLOW32
     out64 = _fill("normal", 7, (0.0, 1.0), 0, 1 << 16, np.float64)
     assert _bits(out64[GOLDEN_SLOW_INDEX64]) == GOLDEN_SLOW64
+    # truncated_normal(-2, 2), seed 42: elements whose normal draw (trial 0) is outside the bounds
+    normal32 = _fill("normal", 42, (0.0, 1.0), 0, 128, np.float32)
+    assert np.all(np.abs(normal32[[42, 65, 75]]) > 2)
+    trunc32 = _fill("truncated_normal", 42, TRUNC_CASES["N"], 0, 128, np.float32)
+    assert _bits(trunc32[[42, 65, 75]]) == ["3eed5c66", "bf11ac06", "bf74d30a"]
+    trunc64 = _fill("truncated_normal", 42, TRUNC_CASES["N"], 0, 128, np.float64)
+    assert _bits(trunc64[[10, 45, 82]]) == ["3fe0292afadcf502", "bfee2c36173d2832", "bfdf8497347ab47c"]
 
 
 # -- addressability ---------------------------------------------------------------------------------------------

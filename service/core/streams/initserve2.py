@@ -46,13 +46,14 @@ variables", J. Stat. Softw. 5(8), 2000), the standard draw ``z`` then ``x = fma(
   ``g = -log(V(y2, y3))``; if ``g + g >= e * e`` return ``±(r + e)`` (sign ``s``), else the next attempt
   (the candidate stays the tail). Wedge (``j >= 1``): if ``fma(U(y0, y1), F[j-1] - F[j], F[j]) < f(x)``
   return ``±x``; else the next candidate is ``y2`` (float32 layout, if the first candidate was a float32 one)
-  or ``y2 | y3 << 32`` (float64 layout); fast accept as above, else the next attempt with it.
+  or ``y2 | y3 << 32`` (float64 layout); fast accept as above, else the next attempt with it. A float32-layout
+  draw's ``z`` is rounded to float32 (only the tail's ``r + e`` is not already one).
 * ``exp(x)``: 0 for ``x < -708``; ``n = fma(x, 1/ln2, 1.5 * 2^52) - 1.5 * 2^52``, ``q = fma(-n, LN2_HI, x)``,
   ``q = fma(-n, LN2_LO, q)``, ``p = sum(q^k / k!, k = 0..13)`` by Horner with ``fma`` (the coefficients are the
   float64 nearest to ``1/k!``), times ``2^n`` (exact). ``log(x)`` (``x`` a positive normal float64):
   ``x = m 2^e``, ``m`` in ``[1, 2)``, ``m /= 2, e += 1`` if ``m > sqrt(2)``; ``f = m - 1``,
   ``s = f / (2 + f)``, ``z = s * s``, ``R = z * P(z)``, ``P(z) = sum(z^k / (2k + 3), k = 0..10)`` by Horner
-  with ``fma``; ``log(x) = e * LN2_HI + (e * LN2_LO + (s + s) + (s + s) * R)``.
+  with ``fma``; ``log(x) = e * LN2_HI + ((e * LN2_LO + (s + s)) + (s + s) * R)``.
   ``LN2_HI = 0x1.62e42fee00000p-1``, ``LN2_LO = 0x1.a39ef35793c76p-33``, ``1/ln2 = 0x1.71547652b82fep+0``.
 
 truncated_normal(mean, std, low, high): ``N(mean, std^2)`` conditioned on ``[low, high]`` (absolute bounds,
