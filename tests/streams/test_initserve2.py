@@ -201,6 +201,8 @@ def test_empty_and_validation() -> None:
     with pytest.raises(ValueError):
         s2.normal(1, 0.0, 1.0, 0, 3, np.empty(2, dtype=np.float32))
     with pytest.raises(ValueError):
+        s2.normal(1, 0.0, 1.0, 2**62, 2**62 + 1, np.empty(1, dtype=np.float32))
+    with pytest.raises(ValueError):
         s2.normal(1, 0.0, 1.0, 0, 2, np.empty(2, dtype=np.float16))
     with pytest.raises(ValueError):
         s2.uniform(1, 1.0, 1.0, 0, 2, np.empty(2))

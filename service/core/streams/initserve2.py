@@ -564,8 +564,8 @@ def key(seed: int) -> tuple[int, int]:
 
 
 def _check(start: int, stop: int, out: np.ndarray) -> np.dtype:
-    if not 0 <= start <= stop < 2**63:
-        raise ValueError(f"need 0 <= start <= stop < 2^63, got [{start}, {stop})")
+    if not 0 <= start <= stop <= 2**62:
+        raise ValueError(f"need 0 <= start <= stop <= 2^62, got [{start}, {stop})")
     if out.ndim != 1 or out.shape[0] != stop - start:
         raise ValueError(f"out must be 1-D of length stop - start = {stop - start}, got shape {out.shape}")
     if out.dtype not in (np.float32, np.float64):
