@@ -36,7 +36,9 @@ Seed = Annotated[int, Field(ge=0, le=MAX_SEED), BeforeValidator(no_bool_or_str)]
 Stream = Annotated[
     Literal[STREAMS],  # type: ignore[valid-type]
     Field(
-        description="which random numbers: initserve-1 (initserve's chunked PCG64 stream), torch (PyTorch 2.13 "
+        description="which random numbers: initserve-1 (initserve's chunked PCG64 stream), initserve-2 "
+        "(initserve's counter-based Philox stream: every element addressable, the same bits on every machine; "
+        "docs/initserve-2.md), torch (PyTorch 2.13 "
         "CPU after torch.manual_seed(seed), AVX2/AVX-512 kernels), torch-default (the same with "
         "ATEN_CPU_CAPABILITY=default kernels), jax (JAX 0.10 initializer(jax.random.key(seed), shape, dtype)), "
         "keras (Keras 3 Initializer(seed=seed) on the JAX backend), flax (models: Flax linen Module.init "

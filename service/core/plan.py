@@ -213,6 +213,10 @@ def plan_tensor(spec: TensorSpec, max_elements: int | None = None) -> TensorPlan
         from service.core.streams import counter
 
         source = counter.tensor_source(spec, fans)
+    elif spec.stream == "initserve-2":
+        from service.core.streams import counter2
+
+        source = counter2.tensor_source(source)
     moments = recipe.moments
     if fills:
         _check_fill_values(fills, spec.dtype)

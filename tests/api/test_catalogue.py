@@ -44,6 +44,7 @@ def test_top_level(catalogue: dict[str, Any]) -> None:
     assert set(catalogue) == {"schemes", "initializers", "presets", "layouts", "dtypes", "stream_version", "streams"}
     assert catalogue["streams"] == {
         "initserve-1": "1",
+        "initserve-2": "2",
         "torch": "2.13.0",
         "torch-default": "2.13.0",
         "jax": "0.10.2",

@@ -15,7 +15,7 @@ from tests.api.helpers import REPO, load_npy, problem_of
 
 safetensors_numpy = pytest.importorskip("safetensors.numpy")
 
-STREAMS = ["initserve-1", "torch", "torch-default", "jax", "keras"]
+STREAMS = ["initserve-1", "initserve-2", "torch", "torch-default", "jax", "keras"]
 
 
 def npy(client: TestClient, body: dict[str, Any]) -> np.ndarray:

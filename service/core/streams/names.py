@@ -1,7 +1,8 @@
 """The streams a request can choose, and the version each answer names (PRODUCT.md, "Streams").
 
 The stream decides the numbers; the distribution and the fans are the request's. ``initserve-1``
-is the chunked PCG64 stream of ``service.core.sources``; ``torch`` and ``torch-default`` are
+is the chunked PCG64 stream of ``service.core.sources``; ``initserve-2`` initserve's counter-based
+Philox stream (``service.core.streams.initserve2``, ``docs/initserve-2.md``); ``torch`` and ``torch-default`` are
 PyTorch 2.13.0's CPU generator after ``torch.manual_seed(seed)`` (its AVX2/AVX-512 kernels, and its
 ``ATEN_CPU_CAPABILITY=default`` kernels), re-implemented in ``service.core.streams.torch``; ``jax``,
 ``keras`` and ``flax`` are JAX 0.10.2's threefry as JAX, Keras 3.15.1 and Flax 0.12.8 initialize,
@@ -15,6 +16,7 @@ from typing import Final
 #: Every stream and the version its answers name (``stream_version``, ``X-Init-Stream-Version``).
 STREAM_VERSIONS: Final[dict[str, str]] = {
     "initserve-1": "1",
+    "initserve-2": "2",
     "torch": "2.13.0",
     "torch-default": "2.13.0",
     "jax": "0.10.2",

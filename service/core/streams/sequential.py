@@ -166,7 +166,14 @@ def warm() -> None:
                 gen.uniform_(out, -1.0, 1.0)
                 gen.normal_(out, 0.0, 1.0)
         gen.randperm(5)
+    from service.core.streams import initserve2
     from service.core.streams.jax import random  # the jax, keras and flax streams' kernels
+
+    for dtype in ("float32", "float64"):
+        out = np.empty(3, dtype=dtype)
+        initserve2.uniform(0, -1.0, 1.0, 0, 3, out)
+        initserve2.normal(0, 0.0, 1.0, 0, 3, out)
+        initserve2.truncated_normal(0, 0.0, 1.0, -2.0, 2.0, 0, 3, out)
 
     for dtype in ("float32", "float16", "bfloat16"):
         out = np.empty(3, dtype=numpy_dtype(dtype))

@@ -1,0 +1,48 @@
+"""The ``initserve-2`` stream's tensors: each element from initserve's own counter-based samplers.
+
+Element ``i`` is a pure function of (seed, ``i``, the distribution's parameters): Philox4x32-10 and
+IEEE arithmetic only (``service.core.streams.initserve2``, ``docs/initserve-2.md``), so any chunk or
+slice is made on its own, on any thread, with the same bits on every machine. The distribution and its
+parameters are the ones the scheme plans for ``initserve-1`` (``service.core.schemes``); deterministic
+schemes are the same in every stream. Schemes computed whole (orthogonal's QR, sparse's mask, Keras' STFT)
+keep ``initserve-1``'s algorithm: they are not element-addressable by nature.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from service.core.distributions import Distribution, Normal, TruncatedNormal, Uniform
+from service.core.sources import CHUNK_ELEMENTS, RandomSource, Source
+from service.core.streams import initserve2
+
+
+@dataclass(frozen=True)
+class PhiloxSource:
+    """``distribution``'s values for ``seed``, element by element (float32 or float64: the sampling dtype)."""
+
+    distribution: Distribution
+    seed: int
+
+    def fill(self, chunk: int, out: np.ndarray) -> None:
+        self.fill_range(chunk * CHUNK_ELEMENTS, chunk * CHUNK_ELEMENTS + out.size, out)
+
+    def fill_range(self, start: int, stop: int, out: np.ndarray, count: int | None = None) -> None:
+        d = self.distribution
+        if isinstance(d, Uniform):
+            initserve2.uniform(self.seed, d.low, d.high, start, stop, out)
+        elif isinstance(d, Normal):
+            initserve2.normal(self.seed, d.mean, d.std, start, stop, out)
+        elif isinstance(d, TruncatedNormal):
+            initserve2.truncated_normal(self.seed, d.mean, d.std, d.low, d.high, start, stop, out)
+        else:  # a constant: no randomness
+            d.sample(None, out)  # type: ignore[arg-type]
+
+
+def tensor_source(planned: Source) -> Source:
+    """The ``initserve-2`` source of a tensor whose ``initserve-1`` source is ``planned``."""
+    if isinstance(planned, RandomSource):
+        return PhiloxSource(planned.distribution, planned.seed)
+    return planned
