@@ -18,6 +18,7 @@ from service.core.model import MAX_ENTRIES, MAX_NAME_LENGTH, NAME_PATTERN
 from service.core.params import Param
 from service.core.presets import PRESETS, Preset
 from service.core.schemes import Scheme
+from service.core.streams.names import DEFAULT_STREAM
 
 
 def no_bool_or_str(value: Any) -> Any:
@@ -183,7 +184,7 @@ class TensorRequest(BaseModel):
     init: Init
     seed: Seed | None = Field(None, description="0 to 2^53 - 1; when absent the service picks one and returns it")
     dtype: Literal[DTYPES] = "float32"  # type: ignore[valid-type]
-    stream: Stream = "initserve-1"
+    stream: Stream = DEFAULT_STREAM
     slice: SliceBounds | None = None
     shard: Shard | None = None
 
@@ -295,7 +296,7 @@ class Catalogue(BaseModel):
     presets: list[PresetInfo] = Field(description="layer presets accepted as model entries")
     layouts: list[str]
     dtypes: list[str]
-    stream_version: str = Field(description="the version of the default stream (initserve-1)")
+    stream_version: str = Field(description="the version of the default stream (initserve-2)")
     streams: dict[str, str] = Field(description="every stream a request can name, and its version")
 
 
@@ -413,7 +414,7 @@ class ModelRequest(BaseModel):
     layout: Literal[LAYOUTS] | None = Field(  # type: ignore[valid-type]
         None, description="default layout of the named tensors (presets use their framework's)"
     )
-    stream: Stream = "initserve-1"
+    stream: Stream = DEFAULT_STREAM
 
 
 class ModelTensorStats(BaseModel):

@@ -21,11 +21,14 @@ from service.core.gains import calculate_gain
 from service.core.plan import MAX_RANK, MAX_SEED, TensorPlan, TensorSpec, plan_tensor
 from service.core.resolve import resolve_model, resolve_tensor
 from service.core.schemes import SCHEMES, Init, catalogue, resolve_init
-from service.core.sources import STREAM_VERSION
 from service.core.stats import Comparison, Empirical
-from service.core.streams.names import DEFAULT_STREAM, STREAMS
+from service.core.streams.names import DEFAULT_STREAM, STREAM_VERSIONS, STREAMS
+
+#: The version of the default stream (what an answer to a request naming no stream says).
+STREAM_VERSION = STREAM_VERSIONS[DEFAULT_STREAM]
 
 __all__ = [
+    "DEFAULT_STREAM",
     "DTYPES",
     "LAYOUTS",
     "MAX_RANK",

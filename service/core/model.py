@@ -19,6 +19,7 @@ from typing import Final
 from service.core.errors import ParameterError
 from service.core.fans import FanAxes
 from service.core.plan import TensorPlan
+from service.core.streams.names import DEFAULT_STREAM
 
 #: A tensor's full name: what safetensors, npz and state_dict keys use (``encoder.layers.0.weight``).
 NAME_PATTERN: Final[str] = r"[A-Za-z0-9_][A-Za-z0-9_.:/\-]*"
@@ -35,7 +36,7 @@ class ModelSpec:
     seed: int
     dtype: str = "float32"
     layout: str | FanAxes | None = None
-    stream: str = "initserve-1"
+    stream: str = DEFAULT_STREAM
 
 
 @dataclass(frozen=True)

@@ -216,7 +216,7 @@ def plan_tensor(spec: TensorSpec, max_elements: int | None = None) -> TensorPlan
     elif spec.stream == "initserve-2":
         from service.core.streams import counter2
 
-        source = counter2.tensor_source(source)
+        source = counter2.tensor_source(source, sampling)
     moments = recipe.moments
     if fills:
         _check_fill_values(fills, spec.dtype)

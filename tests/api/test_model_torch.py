@@ -132,7 +132,8 @@ def test_statistics_agree_with_torchs_default_init(ours: dict[str, Any], referen
         assert torch.count_nonzero(theirs[PADDING_IDX]) == 0
         mask = torch.ones(mine.shape[0], dtype=torch.bool)
         mask[PADDING_IDX] = False
-        assert torch.all(mine[mask] != 0)  # no other row is zero
+        # no other row is zero (a single 0.0 is a normal draw: float32 samplers give one in about 7 million)
+        assert torch.all(torch.count_nonzero(mine[mask], dim=1) > 0)
         mine, theirs = mine[mask], theirs[mask]
     n1, mean1, var1, m4_1 = moments(mine)
     n2, mean2, var2, m4_2 = moments(theirs)

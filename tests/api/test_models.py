@@ -12,7 +12,7 @@ import pytest
 import safetensors.numpy
 from fastapi.testclient import TestClient
 
-from service.core import STREAM_VERSION
+from service.core import DEFAULT_STREAM, STREAM_VERSION
 from service.core.model import MAX_ENTRIES, MAX_NAME_LENGTH
 from service.core.seeds import derive_seed
 
@@ -86,7 +86,7 @@ def test_safetensors_npz_and_manifest_agree(client: TestClient) -> None:
         assert empirical["max"] == float(array.max()) and empirical["min"] == float(array.min())
     assert manifest["count"] == sum(a.size for a in tensors.values())
     assert manifest["nbytes"] == sum(a.nbytes for a in tensors.values())
-    assert manifest["stream"] == "initserve-1" and manifest["stream_version"] == STREAM_VERSION
+    assert manifest["stream"] == DEFAULT_STREAM and manifest["stream_version"] == STREAM_VERSION
     assert manifest["shared_generator"] is False
 
 
@@ -140,7 +140,7 @@ def test_safetensors_metadata_carries_request_inits_and_statistics(client: TestC
     answer = _post(client, "/v1/models/safetensors", {**MODEL, "seed": None})
     metadata = _safetensors_header(answer.content)["__metadata__"]
     assert set(metadata) == {"request", "stream", "stream_version", "tensors"}  # mixed layouts: no `format`
-    assert metadata["stream"] == "initserve-1" and metadata["stream_version"] == STREAM_VERSION
+    assert metadata["stream"] == DEFAULT_STREAM and metadata["stream_version"] == STREAM_VERSION
     request = json.loads(metadata["request"])
     seed = int(answer.headers["X-Init-Seed"])
     assert request["seed"] == seed and request["entries"] == MODEL["entries"]

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
-from service.core import MAX_SEED, SCHEMES, STREAM_VERSION
+from service.core import DEFAULT_STREAM, MAX_SEED, SCHEMES, STREAM_VERSION
 
 from .helpers import app_client, load_npy, problem_of, tensor_request
 
@@ -71,7 +71,7 @@ def test_json_answer_has_every_field(client: TestClient) -> None:
     assert answer["init"] == {"scheme": "he", "distribution": "normal", "mode": "fan_in", "negative_slope": 0.0}
     assert answer["requested_init"] is None
     assert (answer["fan_in"], answer["fan_out"]) == (64, 32)
-    assert answer["stream"] == "initserve-1" and answer["stream_version"] == STREAM_VERSION
+    assert answer["stream"] == DEFAULT_STREAM and answer["stream_version"] == STREAM_VERSION
     assert len(answer["data"]) == 64 * 32
 
 

@@ -13,6 +13,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from service.api import diagnostics as api
+from service.core import STREAM_VERSION
 from service.main import create_app
 from service.settings import Settings
 
@@ -56,7 +57,7 @@ def test_compare_answer(client: TestClient) -> None:
     body = response.json()
     assert body["widths"] == [64] * 13 and body["depth"] == 12
     assert (body["activation"], body["negative_slope"], body["batch"], body["seed"]) == ("relu", None, 32, 5)
-    assert body["dtype"] == "float32" and body["stream_version"] == "1"
+    assert body["dtype"] == "float32" and body["stream_version"] == STREAM_VERSION
     assert body["thresholds"] == {"vanishing_below": 0.9, "exploding_above": 1.1}
     assert [run["init"]["scheme"] for run in body["runs"]] == ["he", "glorot", "lecun"]
     he_init = {"scheme": "he", "distribution": "normal", "mode": "fan_in", "negative_slope": 0.0}

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from service.core.distributions import Distribution, Normal, TruncatedNormal, Uniform
+from service.core.errors import ParameterError
 from service.core.sources import CHUNK_ELEMENTS, RandomSource, Source
 from service.core.streams import initserve2
 
@@ -31,7 +32,9 @@ class PhiloxSource:
 
     def fill_range(self, start: int, stop: int, out: np.ndarray, count: int | None = None) -> None:
         d = self.distribution
-        if isinstance(d, Uniform):
+        if isinstance(d, Uniform) and not d.low < d.high:  # a gain of 0: U(0, 0)
+            out.fill(d.low)
+        elif isinstance(d, Uniform):
             initserve2.uniform(self.seed, d.low, d.high, start, stop, out)
         elif isinstance(d, Normal):
             initserve2.normal(self.seed, d.mean, d.std, start, stop, out)
@@ -41,8 +44,15 @@ class PhiloxSource:
             d.sample(None, out)  # type: ignore[arg-type]
 
 
-def tensor_source(planned: Source) -> Source:
-    """The ``initserve-2`` source of a tensor whose ``initserve-1`` source is ``planned``."""
-    if isinstance(planned, RandomSource):
-        return PhiloxSource(planned.distribution, planned.seed)
-    return planned
+def tensor_source(planned: Source, sampling_dtype: np.dtype) -> Source:
+    """The ``initserve-2`` source of a tensor whose ``initserve-1`` source is ``planned``; parameters the
+    samplers refuse (e.g. bounds that collapse in float32) are a ``ParameterError`` on ``init``, before any
+    work."""
+    if not isinstance(planned, RandomSource):
+        return planned
+    source = PhiloxSource(planned.distribution, planned.seed)
+    try:
+        source.fill_range(0, 1, np.empty(1, dtype=sampling_dtype))
+    except ValueError as exc:
+        raise ParameterError(f"the initserve-2 stream cannot draw these parameters: {exc}", "init") from exc
+    return source

@@ -25,7 +25,7 @@ STREAM_VERSIONS: Final[dict[str, str]] = {
 }
 STREAMS: Final[tuple[str, ...]] = tuple(STREAM_VERSIONS)
 #: The stream of a request that names none.
-DEFAULT_STREAM: Final[str] = "initserve-1"
+DEFAULT_STREAM: Final[str] = "initserve-2"
 #: Streams that draw from one sequential generator: a model's tensors share it, in entry order.
 SEQUENTIAL_STREAMS: Final[frozenset[str]] = frozenset({"torch", "torch-default"})
 #: Streams whose element i is a pure function of (key, i): JAX's threefry (chunked and parallel).
