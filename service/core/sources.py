@@ -225,6 +225,16 @@ class SlicedSource:
             else np.zeros(1, dtype=np.int64)
         )
         bases = full_rows * self.full_shape[-1] + self.bounds[-1][0]
-        for r, base in zip(rows.tolist(), bases.tolist(), strict=True):
-            lo, hi = max(start, r * row), min(stop, (r + 1) * row)
-            fill_range(self.inner, base + lo - r * row, base + hi - r * row, out[lo - start : hi - start], full_count)
+        # row r covers served elements [r * row, (r + 1) * row): its part within [start, stop)
+        lows = np.maximum(start, rows * row)
+        highs = np.minimum(stop, (rows + 1) * row)
+        starts = bases + lows - rows * row
+        lengths = highs - lows
+        segments = getattr(self.inner, "fill_segments", None)
+        if segments is not None:
+            segments(starts, lengths, out)
+            return
+        offset = 0
+        for begin, length in zip(starts.tolist(), lengths.tolist(), strict=True):
+            fill_range(self.inner, begin, begin + length, out[offset : offset + length], full_count)
+            offset += length

@@ -43,6 +43,17 @@ class PhiloxSource:
         else:  # a constant: no randomness
             d.sample(None, out)  # type: ignore[arg-type]
 
+    def fill_segments(self, starts: np.ndarray, lengths: np.ndarray, out: np.ndarray) -> None:
+        """The ranges ``[starts[s], starts[s] + lengths[s])`` one after another in ``out`` (a slice's rows)."""
+        d = self.distribution
+        if isinstance(d, Normal):
+            initserve2.normal_segments(self.seed, d.mean, d.std, starts, lengths, out)
+            return
+        offset = 0
+        for start, length in zip(starts.tolist(), lengths.tolist(), strict=True):
+            self.fill_range(start, start + length, out[offset : offset + length])
+            offset += length
+
 
 def tensor_source(planned: Source, sampling_dtype: np.dtype) -> Source:
     """The ``initserve-2`` source of a tensor whose ``initserve-1`` source is ``planned``; parameters the

@@ -679,3 +679,41 @@ def truncated_normal(
         stop,
         out,
     )
+
+
+# -- segments: many ranges in one call (the rows of a slice) -----------------------------------------------
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def _normal32_segments(k0, k1, mean, std, starts, lengths, out):  # type: ignore[no-untyped-def]
+    offset = 0
+    for s in range(starts.size):
+        stop = offset + lengths[s]
+        _normal32(k0, k1, mean, std, starts[s], starts[s] + lengths[s], out[offset:stop])
+        offset = stop
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def _normal64_segments(k0, k1, mean, std, starts, lengths, out):  # type: ignore[no-untyped-def]
+    offset = 0
+    for s in range(starts.size):
+        stop = offset + lengths[s]
+        _normal64(k0, k1, mean, std, starts[s], starts[s] + lengths[s], out[offset:stop])
+        offset = stop
+
+
+def normal_segments(
+    seed: int, mean: float, std: float, starts: np.ndarray, lengths: np.ndarray, out: np.ndarray
+) -> None:
+    """``normal`` over the ranges ``[starts[s], starts[s] + lengths[s])``, one after another in ``out``: the
+    same values as one ``normal`` call per range (the rows of a slice), without a Python call per range."""
+    k0, k1 = key(seed)
+    _check(0, int(lengths.sum()), out)
+    mean, std = float(mean), float(std)
+    _finite(mean=mean, std=std)
+    if std < 0:
+        raise ValueError(f"std must be >= 0, got {std}")
+    if starts.size and (int(starts.min()) < 0 or int((starts + lengths).max()) > 2**62):
+        raise ValueError("every range must lie in [0, 2^62]")
+    kernel = _normal32_segments if out.dtype == np.float32 else _normal64_segments
+    kernel(np.uint64(k0), np.uint64(k1), mean, std, starts.astype(np.int64), lengths.astype(np.int64), out)
