@@ -292,6 +292,32 @@ def _zig_slow(
             return -x if s else x
 
 
+# -- block words ---------------------------------------------------------------------------------------------
+
+
+@njit(cache=True, inline="always", error_model="numpy")
+def _words32(k0: np.uint64, k1: np.uint64, family: np.uint64, n0: int, n1: int, words) -> None:  # type: ignore[no-untyped-def]
+    """The 32-bit words of blocks ``[n0, n1)`` of ``family`` (0 uniform, 1 normal): ``words[4 (n - n0) + k]``
+    is word ``y_k`` of block ``n``, counter ``(lo(n), hi(n), family, 0)``."""
+    for n in range(n0, n1):
+        y0, y1, y2, y3 = philox4x32(k0, k1, np.uint64(n) & _MASK32, np.uint64(n) >> _U32, family, np.uint64(0))
+        p = 4 * (n - n0)
+        words[p] = y0
+        words[p + 1] = y1
+        words[p + 2] = y2
+        words[p + 3] = y3
+
+
+@njit(cache=True, inline="always", error_model="numpy")
+def _words64(k0: np.uint64, k1: np.uint64, family: np.uint64, n0: int, n1: int, words) -> None:  # type: ignore[no-untyped-def]
+    """The 64-bit words of blocks ``[n0, n1)`` of ``family``: ``y0 | y1 << 32`` then ``y2 | y3 << 32``."""
+    for n in range(n0, n1):
+        y0, y1, y2, y3 = philox4x32(k0, k1, np.uint64(n) & _MASK32, np.uint64(n) >> _U32, family, np.uint64(0))
+        p = 2 * (n - n0)
+        words[p] = y0 | (y1 << _U32)
+        words[p + 1] = y2 | (y3 << _U32)
+
+
 # -- uniform -------------------------------------------------------------------------------------------------
 
 
@@ -303,15 +329,7 @@ def _uniform32(k0: np.uint64, k1: np.uint64, lo: float, hi: float, below: np.flo
         end = min(base + _CHUNK, stop)
         n0 = base >> 2
         n1 = (end + 3) >> 2
-        for n in range(n0, n1):
-            y0, y1, y2, y3 = philox4x32(
-                k0, k1, np.uint64(n) & _MASK32, np.uint64(n) >> _U32, np.uint64(0), np.uint64(0)
-            )
-            p = 4 * (n - n0)
-            words[p] = y0
-            words[p + 1] = y1
-            words[p + 2] = y2
-            words[p + 3] = y3
+        _words32(k0, k1, np.uint64(0), n0, n1, words)
         off = base - 4 * n0
         o = base - start
         hi32 = np.float32(hi)
@@ -335,13 +353,7 @@ def _uniform64(k0: np.uint64, k1: np.uint64, lo: float, hi: float, below: float,
         end = min(base + _CHUNK, stop)
         n0 = base >> 1
         n1 = (end + 1) >> 1
-        for n in range(n0, n1):
-            y0, y1, y2, y3 = philox4x32(
-                k0, k1, np.uint64(n) & _MASK32, np.uint64(n) >> _U32, np.uint64(0), np.uint64(0)
-            )
-            p = 2 * (n - n0)
-            words[p] = y0 | (y1 << _U32)
-            words[p + 1] = y2 | (y3 << _U32)
+        _words64(k0, k1, np.uint64(0), n0, n1, words)
         off = base - 2 * n0
         o = base - start
         for e in range(end - base):
@@ -359,13 +371,7 @@ def _std32_chunk(k0: np.uint64, k1: np.uint64, mean: float, std: float, base: in
     elements ``[base, end)``: the fast path for all, then the slow path for the few flagged elements."""
     n0 = base >> 2
     n1 = (end + 3) >> 2
-    for n in range(n0, n1):
-        y0, y1, y2, y3 = philox4x32(k0, k1, np.uint64(n) & _MASK32, np.uint64(n) >> _U32, np.uint64(1), np.uint64(0))
-        p = 4 * (n - n0)
-        words[p] = y0
-        words[p + 1] = y1
-        words[p + 2] = y2
-        words[p + 3] = y3
+    _words32(k0, k1, np.uint64(1), n0, n1, words)
     count = end - base
     src = words[base - 4 * n0 : base - 4 * n0 + count]
     for e in range(count):
@@ -392,11 +398,7 @@ def _std64_chunk(k0: np.uint64, k1: np.uint64, mean: float, std: float, base: in
     """``dst[e] = fma(std, z, mean)`` for the float64 standard normals ``z`` of elements ``[base, end)``."""
     n0 = base >> 1
     n1 = (end + 1) >> 1
-    for n in range(n0, n1):
-        y0, y1, y2, y3 = philox4x32(k0, k1, np.uint64(n) & _MASK32, np.uint64(n) >> _U32, np.uint64(1), np.uint64(0))
-        p = 2 * (n - n0)
-        words[p] = y0 | (y1 << _U32)
-        words[p + 1] = y2 | (y3 << _U32)
+    _words64(k0, k1, np.uint64(1), n0, n1, words)
     count = end - base
     src = words[base - 2 * n0 : base - 2 * n0 + count]
     for e in range(count):
