@@ -16,71 +16,15 @@ import numpy as np
 import pytest
 
 from service.core.streams.jax.flax import flax_params, param_key, static_hash
-from service.core.streams.jax.init import Key
+from tests.streams.conftest import JaxRandom
 
 jax = pytest.importorskip("jax")
 jnp = pytest.importorskip("jax.numpy")
 nn: Any = pytest.importorskip("flax.linen")
 
-pytestmark = pytest.mark.jax
+pytestmark = [pytest.mark.jax, pytest.mark.usefixtures("jax_compilation_cache")]
 
 SEEDS = (0, 7, 2**31 + 1)
-
-
-def _jkey(k: Key) -> Any:
-    return jax.random.wrap_key_data(np.array(k, dtype=np.uint32))
-
-
-class JaxRandom:
-    """The ``service.core.streams.jax.random`` API computed with ``jax.random`` (whole, then sliced)."""
-
-    @staticmethod
-    def key(seed: int) -> Key:
-        data = np.asarray(jax.random.key_data(jax.random.key(seed)))
-        return int(data[0]), int(data[1])
-
-    @staticmethod
-    def fold_in(k: Key, data: int) -> Key:
-        out = np.asarray(jax.random.key_data(jax.random.fold_in(_jkey(k), np.uint32(data))))
-        return int(out[0]), int(out[1])
-
-    @staticmethod
-    def uniform(k: Key, shape: Any, dtype: str, minval: float, maxval: float, start: int, stop: int, out: Any) -> None:
-        out[...] = np.asarray(jax.random.uniform(_jkey(k), shape, dtype, minval, maxval)).reshape(-1)[start:stop]
-
-    @staticmethod
-    def normal(k: Key, shape: Any, dtype: str, start: int, stop: int, out: Any) -> None:
-        out[...] = np.asarray(jax.random.normal(_jkey(k), shape, dtype)).reshape(-1)[start:stop]
-
-    @staticmethod
-    def truncated_normal(
-        k: Key, shape: Any, dtype: str, lower: float, upper: float, start: int, stop: int, out: Any
-    ) -> None:
-        values = jax.random.truncated_normal(_jkey(k), lower, upper, shape, dtype)
-        out[...] = np.asarray(values).reshape(-1)[start:stop]
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _jax_compilation_cache(request: pytest.FixtureRequest) -> None:
-    """JAX's persistent compilation cache under pytest's cache (as tests/streams/test_jax_init.py): the same
-    compiled programs, so the same numbers, without recompiling them on every run."""
-    cache = getattr(request.config, "cache", None)
-    if cache is not None:
-        jax.config.update("jax_compilation_cache_dir", str(cache.mkdir("jax-compilation-cache")))
-        jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
-        jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
-
-
-@pytest.fixture(params=["jax.random", "streams.jax.random"])
-def rng(request: pytest.FixtureRequest) -> Any:
-    """The random backend: jax.random itself, and ours once it imports."""
-    if request.param == "jax.random":
-        return JaxRandom()
-    try:
-        from service.core.streams.jax import random as ours
-    except ImportError as exc:
-        pytest.skip(f"service.core.streams.jax.random does not import yet: {exc}")
-    return ours
 
 
 # -- models -------------------------------------------------------------------------------------------------

@@ -15,7 +15,6 @@ import itertools
 import math
 import os
 from collections.abc import Callable
-from functools import lru_cache
 from typing import Any
 
 import ml_dtypes
@@ -35,12 +34,13 @@ from service.core.streams.jax.init import (
     keras_canonical_call,
     keras_key,
 )
+from tests.streams.conftest import JaxRandom
 
 os.environ.setdefault("KERAS_BACKEND", "jax")
 jax = pytest.importorskip("jax")
 jnp = pytest.importorskip("jax.numpy")
 
-pytestmark = pytest.mark.jax
+pytestmark = [pytest.mark.jax, pytest.mark.usefixtures("jax_compilation_cache")]
 
 SEEDS = (0, 7, 2**31 + 1)
 #: Python floats whose float64 -> bfloat16 (B) or float64 -> float16 (H) rounding differs from float64 -> float32
@@ -50,79 +50,6 @@ H = 0.05000305175792619
 SHAPES = ((784, 256), (3, 3, 16, 32), (5,))
 DTYPES = ("float32", "bfloat16", "float16")
 _NP = {"float32": np.dtype(np.float32), "float16": np.dtype(np.float16), "bfloat16": np.dtype(ml_dtypes.bfloat16)}
-
-
-# -- jax.random behind the RandomBackend protocol ---------------------------------------------------------------
-
-
-def _jkey(k: Key) -> Any:
-    return jax.random.wrap_key_data(np.array(k, dtype=np.uint32))
-
-
-@lru_cache(maxsize=64)
-def _whole(fn: str, k: Key, shape: tuple[int, ...], dtype: str, a: float, b: float) -> np.ndarray:
-    key = _jkey(k)
-    if fn == "uniform":
-        values = jax.random.uniform(key, shape, dtype, a, b)
-    elif fn == "normal":
-        values = jax.random.normal(key, shape, dtype)
-    else:
-        values = jax.random.truncated_normal(key, a, b, shape, dtype)
-    return np.asarray(values).reshape(-1)
-
-
-class JaxRandom:
-    """The ``service.core.streams.jax.random`` API computed with ``jax.random`` (whole, then sliced)."""
-
-    @staticmethod
-    def key(seed: int) -> Key:
-        data = np.asarray(jax.random.key_data(jax.random.key(seed)))
-        return int(data[0]), int(data[1])
-
-    @staticmethod
-    def fold_in(k: Key, data: int) -> Key:
-        out = np.asarray(jax.random.key_data(jax.random.fold_in(_jkey(k), np.uint32(data))))
-        return int(out[0]), int(out[1])
-
-    @staticmethod
-    def uniform(k: Key, shape: Any, dtype: str, minval: float, maxval: float, start: int, stop: int, out: Any) -> None:
-        out[...] = _whole("uniform", tuple(k), tuple(shape), dtype, minval, maxval)[start:stop]
-
-    @staticmethod
-    def normal(k: Key, shape: Any, dtype: str, start: int, stop: int, out: Any) -> None:
-        out[...] = _whole("normal", tuple(k), tuple(shape), dtype, 0.0, 0.0)[start:stop]
-
-    @staticmethod
-    def truncated_normal(
-        k: Key, shape: Any, dtype: str, lower: float, upper: float, start: int, stop: int, out: Any
-    ) -> None:
-        out[...] = _whole("truncated_normal", tuple(k), tuple(shape), dtype, lower, upper)[start:stop]
-
-
-def _ours_or_skip() -> Any:
-    try:
-        from service.core.streams.jax import random as ours
-    except ImportError as exc:  # the colleague's module has not landed yet
-        pytest.skip(f"service.core.streams.jax.random does not import yet: {exc}")
-    return ours
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _jax_compilation_cache(request: pytest.FixtureRequest) -> None:
-    """JAX's persistent compilation cache under pytest's cache: the frameworks' eager calls compile one XLA
-    program per (function, shape, dtype), about 0.3 s each; cached, a second run skips that. The compiled
-    programs are the same, so are the numbers."""
-    cache = getattr(request.config, "cache", None)
-    if cache is not None:
-        jax.config.update("jax_compilation_cache_dir", str(cache.mkdir("jax-compilation-cache")))
-        jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
-        jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
-
-
-@pytest.fixture(params=["jax.random", "streams.jax.random"])
-def rng(request: pytest.FixtureRequest) -> Any:
-    """The random backend: jax.random itself, and ours once it imports."""
-    return JaxRandom() if request.param == "jax.random" else _ours_or_skip()
 
 
 # -- helpers ------------------------------------------------------------------------------------------------
