@@ -163,7 +163,7 @@ class Runtime:
 
 
 def _warm_streams() -> None:
-    from service.core.streams.sequential import warm  # imports numba: off the event loop
+    from service.core.streams.warm import warm  # imports numba: off the event loop
 
     warm()
 

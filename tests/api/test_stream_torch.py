@@ -229,6 +229,6 @@ def test_the_readme_example_is_torchs(client: TestClient, tmp_path: Any) -> None
 def test_start_up_warms_every_stream_kernel() -> None:
     """The background warm-up the service runs at start-up (INITSERVE_WARM_STREAMS) draws with every
     kernel of the framework streams without an error."""
-    from service.core.streams.sequential import warm
+    from service.core.streams.warm import warm
 
     warm()

@@ -13,9 +13,11 @@ from __future__ import annotations
 
 from typing import Final
 
+from service.core.sources import STREAM_VERSION as INITSERVE_1_VERSION
+
 #: Every stream and the version its answers name (``stream_version``, ``X-Init-Stream-Version``).
 STREAM_VERSIONS: Final[dict[str, str]] = {
-    "initserve-1": "1",
+    "initserve-1": INITSERVE_1_VERSION,
     "initserve-2": "2",
     "torch": "2.13.0",
     "torch-default": "2.13.0",
