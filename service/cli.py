@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import json
+import socket
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -21,6 +23,10 @@ def _serve(args: argparse.Namespace) -> int:
     settings = Settings()
     overrides = {k: v for k, v in vars(args).items() if k in ("host", "port", "workers", "log_level") and v is not None}
     settings = settings.model_copy(update=overrides)
+    taken = _port_taken(settings.host, settings.port)
+    if taken:
+        print(taken, file=sys.stderr)
+        return PORT_TAKEN
     uvicorn.run(
         "service.main:create_app",
         factory=True,
@@ -33,6 +39,31 @@ def _serve(args: argparse.Namespace) -> int:
         http="service.protocol:ReadTimeoutProtocol",
     )
     return 0
+
+
+PORT_TAKEN = 3  # uvicorn's own exit status when it cannot start
+
+
+def _port_taken(host: str, port: int) -> str | None:
+    """What to do when ``host:port`` is already in use (``None`` when it is free).
+
+    Binds a throw-away socket the way uvicorn does (``SO_REUSEADDR``), so a port that uvicorn would
+    refuse is caught here, with a hint, instead of uvicorn's bare ``[Errno 98]`` and exit status 3.
+    """
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            if exc.errno != errno.EADDRINUSE:
+                return None  # any other failure (a bad address): uvicorn reports it
+            return (
+                f"initserve: {host}:{port} is already in use (another initserve, or another program).\n"
+                f"  - start on another port: python -m service --port {port + 1}  (or INITSERVE_PORT={port + 1})\n"
+                f"  - or stop what holds it: ss -ltnp 'sport = :{port}'  shows its process"
+            )
+    return None
 
 
 def openapi_text() -> str:
@@ -98,11 +129,17 @@ def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="initserve", description=__doc__)
     commands = root.add_subparsers(dest="command", required=True)
 
-    serve = commands.add_parser("serve", help="start the HTTP service (settings from INITSERVE_* variables)")
-    serve.add_argument("--host")
-    serve.add_argument("--port", type=int)
-    serve.add_argument("--workers", type=int)
-    serve.add_argument("--log-level", dest="log_level")
+    serve = commands.add_parser(
+        "serve",
+        help="start the HTTP service (settings from INITSERVE_* variables)",
+        description="Start the HTTP service; options override the INITSERVE_* variables. Stop it with Ctrl-C "
+        "(or SIGTERM: answers in flight finish first).",
+        epilog="The other commands: python -m service openapi --help, python -m service generate --help.",
+    )
+    serve.add_argument("--host", help="address to bind (INITSERVE_HOST, default 127.0.0.1; 0.0.0.0: every interface)")
+    serve.add_argument("--port", type=int, help="TCP port (INITSERVE_PORT, default 8000)")
+    serve.add_argument("--workers", type=int, help="worker processes (INITSERVE_WORKERS, default 1)")
+    serve.add_argument("--log-level", dest="log_level", help="critical, error, warning, info (default), debug")
     serve.set_defaults(run=_serve)
 
     openapi = commands.add_parser("openapi", help="write the OpenAPI document")
@@ -129,6 +166,24 @@ def parser() -> argparse.ArgumentParser:
     generate.add_argument("-o", "--output", required=True)
     generate.set_defaults(run=_generate)
     return root
+
+
+COMMANDS = ("serve", "openapi", "generate")
+
+
+def with_default_command(argv: Sequence[str]) -> list[str]:
+    """``argv`` with ``serve`` in front unless it starts with a command (``--help``: serve's help).
+
+    >>> with_default_command(["--port", "8001"])
+    ['serve', '--port', '8001']
+    >>> with_default_command(["openapi", "-o", "-"])
+    ['openapi', '-o', '-']
+    >>> with_default_command([])
+    ['serve']
+    """
+    if argv and argv[0] in COMMANDS:
+        return list(argv)
+    return ["serve", *argv]
 
 
 def main(argv: Sequence[str] | None = None) -> int:

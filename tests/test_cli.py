@@ -1,15 +1,23 @@
-"""The ``initserve`` command: generate and openapi."""
+"""The ``initserve`` command: generate, openapi, and serve as ``python -m service [OPTIONS]``."""
 
 from __future__ import annotations
 
 import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
 from pathlib import Path
 
+import httpx
 import numpy as np
 import pytest
 
-from service.cli import main
+from service.cli import PORT_TAKEN, main
 from service.core import make_tensor
+from tests.api.helpers import REPO, free_port
 
 
 def test_generate_writes_the_core_tensor(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -103,3 +111,56 @@ def test_generate_takes_framework_named_initializers_in_their_layout(tmp_path: P
     )
     assert weights.tobytes() == expected.array.tobytes()
     assert 0.0357 < np.abs(weights).max() <= 1 / 28
+
+
+def _cli_env() -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("INITSERVE_")}
+    env.update({"INITSERVE_ACCESS_LOG": "false", "INITSERVE_WARM_STREAMS": "false", "INITSERVE_THREADS": "1"})
+    return env
+
+
+@pytest.mark.parametrize("argv", [["--port"], ["serve", "--port"]], ids=["python -m service", "serve"])
+def test_python_m_service_takes_the_serve_options(argv: list[str]) -> None:
+    """``python -m service --port P`` is ``initserve serve --port P`` (the options of serve, no sub-command)."""
+    port = free_port()
+    command = [sys.executable, "-m", "service", *argv, str(port), "--host", "127.0.0.1", "--log-level", "warning"]
+    with tempfile.TemporaryFile() as log:
+        process = subprocess.Popen(command, cwd=REPO, env=_cli_env(), stdout=log, stderr=log)
+        try:
+            deadline = time.monotonic() + 60
+            while True:
+                assert process.poll() is None, log.seek(0) or log.read().decode(errors="replace")
+                assert time.monotonic() < deadline, "no answer on /healthz within 60 s"
+                try:
+                    if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1.0).status_code == 200:
+                        break
+                except httpx.TransportError:
+                    time.sleep(0.05)
+        finally:
+            process.terminate()
+            process.wait(timeout=30)
+
+
+def test_a_taken_port_says_what_to_do() -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        command = [sys.executable, "-m", "service", "--port", str(port), "--host", "127.0.0.1"]
+        done = subprocess.run(command, cwd=REPO, env=_cli_env(), capture_output=True, text=True, timeout=60)
+    assert done.returncode == PORT_TAKEN
+    assert f"127.0.0.1:{port} is already in use" in done.stderr
+    assert f"--port {port + 1}" in done.stderr and "INITSERVE_PORT" in done.stderr
+
+
+def test_python_m_service_help_is_the_serve_help() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "service", "--help"],
+        cwd=REPO,
+        env=_cli_env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0
+    assert "--port" in done.stdout and "--workers" in done.stdout and "generate --help" in done.stdout

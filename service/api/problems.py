@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import logging
 import re
 from collections.abc import Sequence
@@ -53,8 +54,15 @@ def dotted(loc: Sequence[int | str], error_type: str = "") -> str:
 
     ``("body", "init", "he", "scale")`` -> ``"init.scale"`` (``compare.0.scale`` in the
     diagnostics' list of inits): no ``body``, no union tag, no union-member labels such as
-    ``list[...]``; an unknown or missing scheme tag is reported on ``init.scheme``.
+    ``list[...]``; an unknown or missing scheme tag is reported on ``init.scheme``. An unknown
+    field is the client's own key, named as sent, whatever its case:
+
+    >>> dotted(("body", "Seed"), "extra_forbidden"), dotted(("body", "init", "he", "Mode"), "extra_forbidden")
+    ('Seed', 'init.Mode')
     """
+    if error_type == "extra_forbidden" and loc:
+        parent = dotted(loc[:-1])
+        return f"{parent}.{loc[-1]}" if parent else str(loc[-1])
     parts = [str(p) for p in loc]
     if parts and parts[0] == "body":
         parts = parts[1:]
@@ -78,6 +86,29 @@ def dotted(loc: Sequence[int | str], error_type: str = "") -> str:
     return ".".join(parts)
 
 
+_TAG_CATALOGUE = {"scheme": "schemes and initializers", "preset": "presets"}
+
+
+def unknown_tag_message(error: dict[str, Any]) -> str:
+    """A short message for an unknown ``scheme`` or ``preset`` name: the closest valid names, not all of them.
+
+    Pydantic's own lists every tag (about 90 schemes and initializers: 1,700 characters); the full list is in
+    ``GET /v1/schemes``. Names are compared without case, so ``He`` suggests ``he``.
+
+    >>> unknown_tag_message({"ctx": {"discriminator": "'scheme'", "tag": "glorrot", "expected_tags": "'he', 'glorot'"}})
+    "unknown scheme 'glorrot'; did you mean 'glorot'? (all schemes and initializers: GET /v1/schemes)"
+    """
+    ctx = error.get("ctx") or {}
+    kind = str(ctx.get("discriminator", "'scheme'")).strip("'\"")
+    given = str(ctx.get("tag", ""))
+    valid = re.findall(r"'([^']*)'", str(ctx.get("expected_tags", "")))
+    by_folded = {name.casefold(): name for name in valid}
+    close = [by_folded[m] for m in difflib.get_close_matches(given.casefold(), list(by_folded), n=3, cutoff=0.6)]
+    shown = given if len(given) <= 40 else given[:40] + "..."
+    hint = f"; did you mean {' or '.join(repr(name) for name in close)}?" if close else ""
+    return f"unknown {kind} {shown!r}{hint} (all {_TAG_CATALOGUE.get(kind, kind + 's')}: GET /v1/schemes)"
+
+
 def _is_json(request: Request) -> bool:
     media = request.headers.get("content-type", "").split(";")[0].strip().lower()
     return media == "application/json" or (media.startswith("application/") and media.endswith("+json"))
@@ -90,8 +121,9 @@ async def on_validation_error(request: Request, exc: RequestValidationError) -> 
     errors: list[dict[str, str]] = []
     for e in exc.errors():
         field = dotted(e["loc"], e["type"])
+        message = unknown_tag_message(e) if e["type"] == "union_tag_invalid" else e["msg"].removeprefix("Value error, ")
         if all(seen["field"] != field for seen in errors):  # a union reports one error per member
-            errors.append({"field": field, "message": e["msg"].removeprefix("Value error, "), "type": e["type"]})
+            errors.append({"field": field, "message": message, "type": e["type"]})
     if any(e["type"] == "json_invalid" for e in errors):
         position = next(e for e in exc.errors() if e["type"] == "json_invalid").get("ctx", {}).get("error", "")
         return problem(request, 400, f"the request body is not valid JSON: {position}".rstrip(": "))

@@ -107,6 +107,17 @@ CASES: list[Case] = [
     Case("init-not-an-object", 422, "init", body=tensor_request(init="he")),
     Case("unknown-top-level-field", 422, "foo", body=tensor_request(foo=1)),
     Case("unknown-init-field", 422, "init.foo", body=init("he", foo=1)),
+    # an unknown field is named as sent, whatever its case (a capitalised key is a common slip)
+    Case("capitalised-top-level-field", 422, "Seed", body=tensor_request(Seed=1), detail_has=("Seed",)),
+    Case("capitalised-init-field", 422, "init.Mode", body=init("he", Mode="fan_in"), detail_has=("init.Mode",)),
+    Case(
+        "capitalised-fan-axes-field",
+        422,
+        "fan_axes.Batch_axis",
+        body=tensor_request(fan_axes={"in_axis": 0, "out_axis": 1, "Batch_axis": [1]}),
+    ),
+    Case("misspelled-scheme", 422, "init.scheme", body=init("glorrot"), detail_has=("did you mean 'glorot'?",)),
+    Case("capitalised-scheme-He", 422, "init.scheme", body=init("He"), detail_has=("did you mean 'he'?",)),
     Case("field-of-another-scheme", 422, "init.gain", body=init("lecun", gain=1.0)),
     Case("unknown-layout", 422, "layout", body=tensor_request(layout="tf")),
     Case("uppercase-layout-Keras", 422, "layout", body=tensor_request(layout="Keras")),
@@ -407,3 +418,43 @@ def test_body_limit_is_a_setting() -> None:
         small = json.dumps(tensor_request()).encode()
         ok = c.post("/v1/tensors", content=small, headers={"content-type": "application/json"})
         assert ok.status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "field", "suggestion"),
+    [
+        ("/v1/tensors", tensor_request(init={"scheme": "glorrot"}), "init.scheme", "'glorot'"),
+        ("/v1/tensors/npy", tensor_request(init={"scheme": "HE"}), "init.scheme", "'he'"),
+        (
+            "/v1/tensors",
+            tensor_request(init={"scheme": "torch.kaiming_uniform"}),
+            "init.scheme",
+            "'torch.kaiming_uniform_'",
+        ),
+        (
+            "/v1/models/stats",
+            {"entries": [{"preset": "torch.Linaer", "in_features": 2, "out_features": 3}], "seed": 1},
+            "entries.0.preset",
+            "'torch.Linear'",
+        ),
+        (
+            "/v1/diagnostics/propagation",
+            {"depth": 2, "width": 4, "activation": "relu", "compare": [{"scheme": "he"}, {"scheme": "lecunn"}]},
+            "compare.1.scheme",
+            "'lecun'",
+        ),
+        ("/v1/tensors", tensor_request(init={"scheme": "x" * 5000}), "init.scheme", None),
+    ],
+)
+def test_an_unknown_name_gets_a_short_detail_with_the_closest_names(
+    client: TestClient, path: str, body: dict[str, Any], field: str, suggestion: str | None
+) -> None:
+    """Not the ~90 valid tags (1,700 characters) but the closest ones, and where the full list is."""
+    problem = problem_of(client.post(path, json=body))
+    assert problem["field"] == field
+    assert len(problem["detail"]) <= 300 and len(problem["errors"][0]["message"]) <= 300, problem
+    assert "GET /v1/schemes" in problem["detail"]
+    if suggestion:
+        assert f"did you mean {suggestion}" in problem["detail"], problem
+    else:
+        assert "did you mean" not in problem["detail"]
