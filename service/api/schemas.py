@@ -18,6 +18,7 @@ from service.core.model import MAX_ENTRIES, MAX_NAME_LENGTH, NAME_PATTERN
 from service.core.params import Param
 from service.core.presets import PRESETS, Preset
 from service.core.schemes import Scheme
+from service.core.stats import MAX_BINS
 from service.core.streams.names import DEFAULT_STREAM
 
 
@@ -189,6 +190,29 @@ class TensorRequest(BaseModel):
     shard: Shard | None = None
 
 
+class HistogramOptions(BaseModel):
+    """Equal bins over the served tensor, counted by the service (numpy.histogram's semantics)."""
+
+    model_config = _STRICT
+
+    bins: Annotated[int, Field(ge=1, le=MAX_BINS), BeforeValidator(no_bool_or_str)] = Field(
+        description=f"the number of equal bins, 1 to {MAX_BINS}"
+    )
+    range: Annotated[list[Number], Field(min_length=2, max_length=2)] | None = Field(
+        None,
+        description="[low, high]: the outer edges (low <= high); values outside are not counted. Default: the "
+        "served tensor's [min, max]. Edges are computed in the tensor's dtype, as numpy.histogram does",
+    )
+
+
+class StatsRequest(TensorRequest):
+    """A tensor request for its statistics only, optionally with a histogram of its values."""
+
+    histogram: HistogramOptions | None = Field(
+        None, description="also count the served tensor's values into equal bins (answered as stats.histogram)"
+    )
+
+
 # -- answers (documentation of the JSON the service writes with orjson) ----------------------------
 
 
@@ -221,6 +245,21 @@ class Stats(BaseModel):
     )
 
 
+class Histogram(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    edges: list[float] = Field(description="bins + 1 edges, increasing (numpy.histogram's bin_edges)")
+    counts: list[int] = Field(
+        description="values in [edges[i], edges[i+1]) (the last bin also takes edges[-1]); outside: not counted"
+    )
+
+
+class TensorStats(Stats):
+    model_config = ConfigDict(extra="forbid")
+    histogram: Histogram | None = Field(
+        None, description="present when the request asked for one (POST /v1/tensors/stats with histogram)"
+    )
+
+
 class StatsAnswer(BaseModel):
     """The answer without data (POST /v1/tensors/stats)."""
 
@@ -241,7 +280,7 @@ class StatsAnswer(BaseModel):
     fan_out: int | None
     stream: Literal[STREAMS]  # type: ignore[valid-type]
     stream_version: str = Field(description="the version of the stream: 1 for initserve-1, 2.13.0 for torch, ...")
-    stats: Stats
+    stats: TensorStats
 
 
 class TensorAnswer(StatsAnswer):

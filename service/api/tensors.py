@@ -25,12 +25,12 @@ from service.api.answers import (
     request_echo,
     safetensors_answer,
 )
+from service.api.histogram import measure
 from service.api.responses import BuffersResponse, Parts, StreamedResponse
 from service.api.runtime import JSON_BYTES_PER_ELEMENT, RuntimeDep
-from service.api.schemas import StatsAnswer, TensorAnswer, TensorRequest
+from service.api.schemas import StatsAnswer, StatsRequest, TensorAnswer, TensorRequest
 from service.core import TensorPlan, resolve_tensor
 from service.core.dtypes import numpy_dtype
-from service.core.engine import statistics
 from service.core.model import ModelTensor
 from service.encode import json as json_answer
 from service.encode import npy, safetensors
@@ -39,7 +39,7 @@ router = APIRouter(tags=["tensors"])
 
 
 def _resolve(runtime: RuntimeDep, body: TensorRequest, max_elements: int) -> TensorPlan:
-    plan = resolve_tensor(body.model_dump(exclude_unset=True), max_elements)
+    plan = resolve_tensor(body.model_dump(exclude_unset=True, exclude={"histogram"}), max_elements)
     runtime.counted([plan])
     return plan
 
@@ -72,16 +72,15 @@ async def create_tensor(request: Request, body: TensorRequest, runtime: RuntimeD
     response_class=JSONResponse,
     responses=ERRORS,
 )
-async def create_tensor_stats(request: Request, body: TensorRequest, runtime: RuntimeDep) -> Response:
+async def create_tensor_stats(request: Request, body: StatsRequest, runtime: RuntimeDep) -> Response:
     plan = _resolve(runtime, body, runtime.settings.max_elements)
     ahead = runtime.lookahead([plan])
     lease = await runtime.admit(request, [plan], ahead)
     try:
-        sums = [s async for _, block in runtime.blocks([plan], ahead) for s in block.sums]
+        empirical, comparison, histogram = await measure(runtime, plan, ahead, body.histogram)
     finally:
         lease.release()
-    empirical, comparison = statistics(plan, sums)
-    return Response(json_answer.answer(plan, empirical, comparison, None), media_type=json_answer.MEDIA_TYPE)
+    return Response(json_answer.answer(plan, empirical, comparison, None, histogram), media_type=json_answer.MEDIA_TYPE)
 
 
 @router.post(

@@ -12,6 +12,10 @@ conversion to central moments well conditioned.
 ``(variance - theoretical) / se`` with ``se = sqrt((m4 - m2^2) / n)``, the
 asymptotic standard error of the sample variance estimated from the sample's
 fourth central moment ``m4``.
+
+``HistogramBins`` counts a tensor into equal bins chunk by chunk with
+``numpy.histogram``'s semantics (each element is placed on its own, so the
+chunks' counts add up to the whole tensor's exactly).
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from service.core.distributions import Moments
+from service.core.errors import ParameterError
 
 
 @dataclass(frozen=True)
@@ -132,3 +137,83 @@ def compare(theoretical: Moments, empirical: Empirical) -> Comparison:
     se = empirical.variance_se
     z = (empirical.variance - theoretical.variance) / se if se > 0.0 else None
     return Comparison(ratio, z)
+
+
+#: The most bins a histogram may have.
+MAX_BINS = 1024
+
+
+@dataclass(frozen=True)
+class HistogramBins:
+    """``bins`` equal bins over ``[low, high]``, with ``numpy.histogram``'s semantics.
+
+    ``low`` and ``high`` are what NumPy takes as the outer edges: the given
+    range (Python floats), or the tensor's own min and max as scalars of its
+    dtype. The edges are ``numpy.linspace(low, high, bins + 1)`` in
+    ``result_type(low, high, tensor)`` (the tensor's dtype for every float
+    dtype); bin ``i`` holds ``edges[i] <= x < edges[i + 1]``, the last bin
+    also ``x == edges[-1]``; values outside ``[low, high]`` are not counted.
+    NumPy decides each element on its own, so the counts of the chunks sum
+    to the counts of the whole tensor exactly (``counts``), whatever the
+    chunking; no float64 copy of more than one chunk is made.
+
+    ``bfloat16`` (ml_dtypes, a type NumPy's histogram does not handle: its
+    bin search goes negative for a range off the bfloat16 grid) is counted
+    as its exact float32 widening: ``dtype`` is then float32, one block at a
+    time is widened.
+    """
+
+    bins: int
+    low: float | np.floating
+    high: float | np.floating
+    dtype: np.dtype
+
+    def edges(self) -> np.ndarray:
+        """The ``bins + 1`` edges, in the dtype NumPy computes them in."""
+        return np.histogram_bin_edges(np.empty(0, dtype=self.dtype), self.bins, (self.low, self.high))
+
+    def counts(self, values: np.ndarray) -> np.ndarray:
+        """How many of ``values`` (of ``dtype``) fall in each bin (int64)."""
+        flat = values.reshape(-1)
+        if flat.dtype != self.dtype:
+            flat = flat.astype(self.dtype)  # bfloat16 -> float32, exact
+        counted, _ = np.histogram(flat, self.bins, (self.low, self.high))
+        return counted.astype(np.int64, copy=False)
+
+
+def histogram_bins(
+    bins: int, value_range: tuple[float, float] | None, dtype: np.dtype, minimum: float, maximum: float
+) -> HistogramBins:
+    """The bins of a histogram of a tensor of ``dtype`` (bfloat16: counted as float32) whose extremes are
+    ``minimum`` and ``maximum``.
+
+    ``value_range`` None takes ``[minimum, maximum]`` (as NumPy does, in the
+    tensor's dtype; equal extremes widen to ``[v - 0.5, v + 0.5]``). Raises
+    ``ParameterError`` naming ``histogram.bins`` or ``histogram.range`` when
+    the bins are not 1 to ``MAX_BINS``, the range is reversed or not finite,
+    or its edges overflow the dtype or are not distinct in it (``histogram``
+    when the tensor's own extremes are too close for that many bins).
+    """
+    if not 1 <= bins <= MAX_BINS:
+        raise ParameterError(f"bins must be 1 to {MAX_BINS}, not {bins}", "histogram.bins")
+    if dtype.name == "bfloat16":
+        dtype = np.dtype(np.float32)
+    if value_range is None:
+        low, high = dtype.type(minimum), dtype.type(maximum)
+        field = "histogram"
+    else:
+        low, high = float(value_range[0]), float(value_range[1])
+        field = "histogram.range"
+        if not (math.isfinite(low) and math.isfinite(high)):
+            raise ParameterError("the range must be finite", field)
+        if low > high:
+            raise ParameterError(f"the range's low ({low}) is above its high ({high})", field)
+    chosen = HistogramBins(bins, low, high, dtype)
+    with np.errstate(over="ignore", invalid="ignore"):
+        try:
+            edges = chosen.edges()
+        except ValueError as exc:  # "Too many bins for data range": fewer distinct edges than bins
+            raise ParameterError(f"{exc} ([{low}, {high}] in {dtype.name})", field) from exc
+    if not np.isfinite(edges).all():
+        raise ParameterError(f"the edges of [{low}, {high}] overflow {dtype.name}", field)
+    return chosen

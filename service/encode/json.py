@@ -70,8 +70,10 @@ def answer(
     empirical: Empirical,
     comparison: Comparison,
     data: np.ndarray | None,
+    histogram: dict[str, Any] | None = None,
 ) -> bytes:
-    """The JSON answer; ``data`` (any shape) is written flat, in C order, when given."""
+    """The JSON answer; ``data`` (any shape) is written flat, in C order, when given; ``histogram``
+    (edges and counts) goes in ``stats`` when given."""
     spec = plan.spec
     body: dict[str, Any] = {
         **shape_fields(plan),
@@ -86,6 +88,8 @@ def answer(
         "stream_version": plan.stream_version,
         "stats": stats_fields(plan, empirical, comparison),
     }
+    if histogram is not None:
+        body["stats"]["histogram"] = histogram
     if data is not None:
         flat = data.reshape(-1)
         if flat.dtype.name == "bfloat16":
