@@ -9,9 +9,11 @@ from typing import Any
 
 import orjson
 from fastapi import Request
-from pydantic import BaseModel
 from starlette.responses import Response
 
+from service.api.admission import Lease
+from service.api.flights import flights
+from service.api.permanent import Name, headers_only, not_modified, not_modified_response
 from service.api.problems import documented
 from service.api.responses import BuffersResponse, Parts, StreamedResponse
 from service.api.runtime import Runtime
@@ -49,7 +51,8 @@ FILE_HEADERS = {  # a file answer's headers (safetensors, npz)
     "X-Init-Stream-Version": ("version of the random stream", "always"),
 }
 SAFETENSORS_METADATA = (
-    "`__metadata__` holds `request` (the request, seed filled in), `stream`, `stream_version`, and `tensors` "
+    "`__metadata__` holds `request` (the canonical request: every default filled in, the seed explicit), "
+    "`stream`, `stream_version`, and `tensors` "
     "(JSON: each tensor's name, shape, dtype, layout, seed, canonical and requested init, fans and statistics; "
     "empirical statistics when the file is up to the buffered size (16 MiB by default), else theoretical only); "
     "and `format` (`pt` or `flax`, as Hugging Face loaders require) when every tensor is in PyTorch's or JAX's "
@@ -74,6 +77,33 @@ def binary_answer(
     }
 
 
+#: The headers every answer with a permanent URL carries (POST and GET).
+URL_HEADERS = {
+    "ETag": ("strong validator: the canonical request, the stream version and the format", "always"),
+    "Content-Location": (
+        "the permanent GET URL of this answer (POST; absent when its token is over 4096 chars)",
+        "POST",
+    ),
+    "Cache-Control": (
+        "GET: public, max-age=31536000, immutable; a POST without a seed: no-store",
+        "GET, seedless POST",
+    ),
+}
+
+
+def get_answer(
+    description: str, media_type: str, headers: dict[str, tuple[str, str]], ranges: bool = False
+) -> dict[int | str, dict[str, Any]]:
+    """The OpenAPI ``responses`` of a GET on a permanent URL answering ``media_type``."""
+    answers = binary_answer(description, media_type, {**headers, **URL_HEADERS})
+    answers[304] = {"description": "Not Modified: `If-None-Match` names the ETag; no body."}
+    answers.update(documented(404, 414))
+    if ranges:
+        answers[206] = {**answers[200], "description": "Partial Content: the byte range asked (`Content-Range`)."}
+        answers.update(documented(416))
+    return answers
+
+
 def shortest_decimal(value: float | int) -> str:
     """Shortest decimal that round-trips the float64 (Python's repr)."""
     return repr(float(value)) if isinstance(value, float) else str(value)
@@ -96,13 +126,6 @@ def init_headers(plan: TensorPlan, empirical: Empirical | None, comparison: Comp
     return {k: v if isinstance(v, str) else shortest_decimal(v) for k, v in values.items() if v is not None}
 
 
-def request_echo(body: BaseModel, seed: int) -> str:
-    """The request as JSON with the seed the answer used (sorted keys: the same request, the same text)."""
-    echo = body.model_dump(mode="json", exclude_unset=True)
-    echo["seed"] = seed
-    return orjson.dumps(echo, option=orjson.OPT_SORT_KEYS).decode()
-
-
 def hugging_face_format(tensors: Sequence[ModelTensor]) -> str | None:
     """The ``format`` Hugging Face loaders require in safetensors metadata (transformers refuses a file whose
     metadata lacks it): ``pt`` when every tensor is in PyTorch's layout, ``flax`` when every tensor is in
@@ -116,17 +139,23 @@ def hugging_face_format(tensors: Sequence[ModelTensor]) -> str | None:
 
 
 async def safetensors_answer(
-    runtime: Runtime, request: Request, tensors: Sequence[ModelTensor], echo: str, seed: int, filename: str
+    runtime: Runtime, request: Request, tensors: Sequence[ModelTensor], name: Name, seed: int, filename: str
 ) -> Response:
     """The safetensors file of ``tensors``: made first (empirical statistics in the metadata) up to the
-    buffered size, else streamed (theoretical statistics only)."""
+    buffered size, else streamed (theoretical statistics only). ``name``: the canonical request, whose
+    JSON the metadata's ``request`` is. HEAD generates only a buffered file (its metadata's length
+    depends on the statistics)."""
     spec = tensors[0].plan.spec
     headers = {
         "Content-Disposition": f'attachment; filename="{filename}"',
         "X-Init-Seed": str(seed),
         "X-Init-Stream": spec.stream,
         "X-Init-Stream-Version": tensors[0].plan.stream_version,
+        **name.headers(request, "safetensors"),
     }
+    if request.method != "POST" and not_modified(request, headers["ETag"]):
+        return not_modified_response(headers)
+    echo = name.json.decode()
     entries = [safetensors.Entry(t.name, t.plan.numpy_dtype, t.plan.shape) for t in tensors]
     plans = [t.plan for t in tensors]
 
@@ -146,24 +175,34 @@ async def safetensors_answer(
             raise TooLargeError(str(exc), "entries") from exc
 
     if sum(plan.nbytes for plan in plans) <= runtime.settings.buffered_npy_bytes:
-        lease = await runtime.admit(request, plans, None)
-        try:
-            made = [await runtime.generate(plan) for plan in plans]
-            fields = [
-                json_answer.model_tensor_fields(t, m.empirical, m.comparison)
-                for t, m in zip(tensors, made, strict=True)
-            ]
-            file = layout(fields)
-        except BaseException:
-            lease.release()
-            raise
-        arrays = {t.name: m.array for t, m in zip(tensors, made, strict=True)}
-        parts = (file.header, *(npy.body_view(arrays[slot.entry.name]) for slot in file.slots))
-        return BuffersResponse(parts, headers, safetensors.MEDIA_TYPE, lease)
+
+        async def make() -> tuple[tuple[bytes | memoryview, ...], Lease]:
+            runtime.counted(plans)
+            lease = await runtime.admit(request, plans, None)
+            try:
+                made = [await runtime.generate(plan) for plan in plans]
+                fields = [
+                    json_answer.model_tensor_fields(t, m.empirical, m.comparison)
+                    for t, m in zip(tensors, made, strict=True)
+                ]
+                file = layout(fields)
+            except BaseException:
+                lease.release()
+                raise
+            arrays = {t.name: m.array for t, m in zip(tensors, made, strict=True)}
+            return (file.header, *(npy.body_view(arrays[slot.entry.name]) for slot in file.slots)), lease
+
+        parts, hold = await flights(runtime).share((name.kind + ".safetensors", name.json), make)
+        response = BuffersResponse(parts, headers, safetensors.MEDIA_TYPE, hold)
+        return headers_only(response) if request.method == "HEAD" else response
 
     file = layout([json_answer.model_tensor_fields(t, None, None) for t in tensors])
+    headers["Content-Length"] = str(file.total_size)
+    if request.method == "HEAD":
+        return Response(headers=headers)
     by_name = {t.name: t.plan for t in tensors}
     in_file_order = [by_name[slot.entry.name] for slot in file.slots]
+    runtime.counted(in_file_order)
     ahead = runtime.lookahead(in_file_order)
     lease = await runtime.admit(request, in_file_order, ahead)
 
@@ -172,5 +211,4 @@ async def safetensors_answer(
         async for _, block in runtime.blocks(in_file_order, ahead, False, client_gone):
             yield npy.body_view(block.values)
 
-    headers["Content-Length"] = str(file.total_size)
     return StreamedResponse(stream, headers, safetensors.MEDIA_TYPE, lease)

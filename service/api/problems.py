@@ -161,8 +161,11 @@ def documented(*statuses: int) -> dict[int | str, dict[str, Any]]:
     reasons = {
         400: "The body is not valid JSON.",
         401: "Missing or wrong API key.",
+        404: "No such answer: the URL's token is malformed, fails its checksum or is not canonical.",
         413: "The request body, the tensor or the work it needs exceeds a limit.",
+        414: "The URL's token is over 4096 characters: POST the request instead.",
         415: "The body is not application/json.",
+        416: "The byte range is outside the file (`Content-Range: bytes */<size>`).",
         422: "A field is invalid; `field` names it.",
         500: "Unexpected failure (never caused by bad input).",
         503: "Not ready.",

@@ -41,7 +41,7 @@ FRAMEWORK_LAYOUTS: Final[dict[str, str]] = {"keras": "keras", "torch": "torch", 
 class Resolved:
     """An initializer resolved to the canonical scheme that makes the same tensor.
 
-    ``requested``: the framework-named initializer as asked, every default filled in
+    ``requested``: the framework-named initializer as asked (an alias under its canonical name), every default filled in
     (None when a canonical scheme was asked). ``layout``: the layout the initializer
     implies (its framework's, or ``FanAxes`` from its axis parameters); None for
     canonical schemes. ``axes_given``: the layout comes from the initializer's own
@@ -587,7 +587,10 @@ def resolve_any(name: str, params: Mapping[str, object] | None = None, rank: int
         init = resolve_init(scheme, canonical)
     except ParameterError as exc:  # name the framework's parameter, not the canonical one
         raise ParameterError(f"{entry.name}: {exc.message}", "init") from exc
-    requested = {"scheme": name, **{k: list(v) if isinstance(v, tuple) else v for k, v in framework_params.items()}}
+    requested = {
+        "scheme": entry.name,
+        **{k: list(v) if isinstance(v, tuple) else v for k, v in framework_params.items()},
+    }
     return Resolved(init, requested, layout, axes_given)
 
 

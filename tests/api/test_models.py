@@ -143,7 +143,10 @@ def test_safetensors_metadata_carries_request_inits_and_statistics(client: TestC
     assert metadata["stream"] == DEFAULT_STREAM and metadata["stream_version"] == STREAM_VERSION
     request = json.loads(metadata["request"])
     seed = int(answer.headers["X-Init-Seed"])
-    assert request["seed"] == seed and request["entries"] == MODEL["entries"]
+    assert request["seed"] == seed and len(request["entries"]) == len(MODEL["entries"])
+    # the canonical request: every default filled in, and it names the same model (same file)
+    assert request["entries"][0] == {**MODEL["entries"][0], "bias": True}
+    assert _post(client, "/v1/models/safetensors", request).content == answer.content
     tensors = {t["name"]: t for t in json.loads(metadata["tensors"])}
     proj = tensors["proj.weight"]
     assert proj["requested_init"] == {

@@ -33,6 +33,11 @@ OPERATIONS = {
     ("/metrics", "get"): "get_metrics",
     ("/v1/diagnostics/propagation", "post"): "diagnose_propagation",
     ("/v1/diagnostics/propagation/svg", "post"): "diagnose_propagation_svg",
+    ("/v1/tensors/{token}.npy", "get"): "get_tensor_npy",
+    ("/v1/tensors/{token}.safetensors", "get"): "get_tensor_safetensors",
+    ("/v1/tensors/{token}.json", "get"): "get_tensor_json",
+    ("/v1/models/{token}.safetensors", "get"): "get_model_safetensors",
+    ("/v1/models/{token}.npz", "get"): "get_model_npz",
 }
 TENSOR_OPERATIONS = ("/v1/tensors", "/v1/tensors/npy", "/v1/tensors/stats")
 NPY_HEADERS = {

@@ -195,11 +195,13 @@ def test_defaults_follow_the_frameworks() -> None:
     }
 
 
-def test_aliases_resolve_and_echo_the_name_asked() -> None:
+def test_aliases_resolve_and_echo_the_canonical_name() -> None:
+    """An alias is echoed under its canonical name (one spelling per request: permanent URLs)."""
     for alias, name in FRAMEWORK_ALIASES.items():
         resolved = resolve_any(alias) if not FRAMEWORK_INITS[name].params or alias != "x" else None
         assert resolved is not None and resolved.requested is not None
-        assert resolved.requested["scheme"] == alias
+        assert resolved.requested["scheme"] == name
+        assert resolved.requested == resolve_any(name).requested
         assert resolved.init == resolve_any(name).init
 
 
