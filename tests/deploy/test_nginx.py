@@ -216,6 +216,34 @@ def test_cached_answers_keep_validators_and_ranges(deployment: Deployment) -> No
     assert _seen(deployment) == before
 
 
+def test_every_replica_names_and_answers_a_url_alike(deployment: Deployment) -> None:
+    """Any replica decodes any URL (no server state): straight from each, the same bytes and ETag."""
+    location = _permanent_url(deployment, "/v1/tensors/safetensors", {**TENSOR, "seed": 14})
+    answers = [httpx.get(f"{replica.base}{location}", timeout=30) for replica in deployment.replicas]
+    assert {a.status_code for a in answers} == {200}
+    assert len({a.content for a in answers}) == 1 and len({a.headers["etag"] for a in answers}) == 1
+
+
+def test_head_and_bad_tokens_through_the_cache(deployment: Deployment) -> None:
+    """HEAD is cached apart from GET and has GET's Content-Length; a tampered token is the replica's
+    404 problem, never stored (each try reaches a replica)."""
+    location = _permanent_url(deployment, "/v1/tensors/npy", {**TENSOR, "seed": 15})
+    with httpx.Client(base_url=deployment.base, timeout=30) as client:
+        heads = [client.head(location) for _ in range(2)]
+        full = client.get(location)
+        assert [h.headers["x-cache-status"] for h in heads] == ["MISS", "HIT"]
+        assert heads[1].content == b"" and int(heads[1].headers["content-length"]) == len(full.content)
+        assert full.headers["x-cache-status"] == "MISS"  # GET has its own entry
+        token = location.rsplit("/", 1)[1].removesuffix(".npy")
+        tampered = location.replace(token, token[:-2] + ("AA" if token[-2:] != "AA" else "BB"))
+        before = _seen(deployment)
+        for _ in range(2):
+            answer = client.get(tampered)
+            _problem(answer, 404)
+            assert answer.headers["x-cache-status"] == "MISS"
+    assert sum(_seen(deployment)) - sum(before) == 2
+
+
 def test_64_ranks_asking_at_once_cost_one_generation(deployment: Deployment) -> None:
     """64 concurrent GETs of one new URL (a multi-rank job's start): one reaches a replica, the other
     63 wait for it (proxy_cache_lock) and are served from the cache; all bytes identical."""
