@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import shutil
 import statistics
 import subprocess
@@ -54,7 +55,8 @@ def _summary(result: Result, deployment: Deployment) -> dict[str, object]:
         "p50_ms": round(1000 * statistics.median(latencies), 1) if latencies else None,
         "p99_ms": round(1000 * latencies[int(0.99 * (len(latencies) - 1))], 1) if latencies else None,
         "split": {address: round(count / total, 3) for address, count in sorted(split.items())},
-        "retried": deployment.nginx.access_log.count(", "),  # $upstream_addr lists every replica tried
+        # $upstream_addr lists every replica tried: "a, b" for a request nginx sent again
+        "retried": len(re.findall(r" upstream=[^ ]+, ", deployment.nginx.access_log)),
     }
 
 
