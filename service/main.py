@@ -12,7 +12,7 @@ from fastapi_offline import FastAPIOffline
 from threadpoolctl import threadpool_limits
 
 from service import __version__
-from service.api import diagnostics, meta, models, problems, security, tensors
+from service.api import diagnostics, explorer, meta, models, problems, security, tensors
 from service.api.middleware import RequestContext
 from service.api.runtime import Runtime
 from service.api.schemas import Problem
@@ -54,6 +54,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(models.router)
     app.include_router(meta.router)
     app.include_router(diagnostics.router)
+    app.include_router(explorer.router)
     problems.install(app)
     security.require_api_keys(app, settings.api_key_list())  # inside RequestContext: 401s get a request id
     app.add_middleware(

@@ -105,7 +105,7 @@ def _files(root: Path) -> set[str]:
 
 
 @pytest.mark.parametrize("workers", [1, 2])
-def test_installed_service_serves_and_stops(installed, dockerfile, tmp_path, workers):
+def test_installed_service_serves_and_stops(installed, dockerfile, repo_root, tmp_path, workers):
     venv = installed
     port = _free_port()
     base = f"http://127.0.0.1:{port}"
@@ -161,6 +161,12 @@ def test_installed_service_serves_and_stops(installed, dockerfile, tmp_path, wor
         variance = float(headers["X-Init-Theoretical-Variance"])
         assert variance == pytest.approx(2 / 64)
         assert float(tensor.var()) == pytest.approx(variance, rel=0.2)
+
+        # the explorer's page and assets are in the wheel (issue 19)
+        status, page = _get(base + "/")
+        assert status == 200 and b'src="/explorer/app.js"' in page
+        for asset in sorted((repo_root / "service" / "explorer").glob("*.[jc]s*")):
+            assert _get(f"{base}/explorer/{asset.name}")[0] == 200, asset.name
     finally:
         if server.poll() is None:
             server.send_signal(signal.SIGTERM)
