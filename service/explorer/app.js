@@ -58,18 +58,23 @@ function setNumber(id, value) {
   cell.title = value === null ? "" : String(value);
 }
 
+/** The permanent GET URL of the request, when an answer named one (Content-Location). */
+function showPermanent(location) {
+  if (!location) return;
+  const url = new URL(location, window.location.origin).href;
+  $("permanent-url").href = url;
+  $("permanent-url").textContent = url;
+  $("permanent").hidden = false;
+}
+
 function showSnippets(body, location) {
   const base = window.location.origin;
   const withKey = $("api-key").value.trim() !== "";
   $("copy-curl").textContent = curl(base, STATS_PATH, body, withKey);
   $("copy-python").textContent = python(base, STATS_PATH, body, withKey);
   $("copy-ts").textContent = typescript(base, STATS_PATH, body, withKey);
-  $("permanent").hidden = !location;
-  if (location) {
-    const url = new URL(location, base).href;
-    $("permanent-url").href = url;
-    $("permanent-url").textContent = url;
-  }
+  $("permanent").hidden = true;
+  showPermanent(location);
 }
 
 function showStats(answer) {
@@ -130,7 +135,8 @@ async function download(path) {
   clearErrors($("tensor-form"));
   $("download-error").hidden = true;
   try {
-    const { blob, name } = await postFile(path, tensorRequest());
+    const { blob, name, location } = await postFile(path, tensorRequest());
+    showPermanent(location);
     const url = URL.createObjectURL(blob);
     const a = document.createElement("a");
     a.href = url;

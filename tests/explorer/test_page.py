@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 import json
 import subprocess
+import sys
 from typing import Any
 
 import httpx
@@ -146,6 +147,10 @@ def test_the_copied_curl_command_answers_the_same_statistics(watched: Watched) -
         "histogram": {"bins": 80},
     }
     assert answer["stats"] == stats(watched.base, body)["stats"]
+    # the Python (httpx) snippet, run, prints the same statistics
+    script = page.locator("#copy-python").inner_text()
+    ran = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=True)
+    assert ran.stdout.strip() == repr(answer["stats"])
     page.get_by_role("button", name="Copy curl").click()
     page.wait_for_function("document.getElementById('copy-status').textContent !== ''")
 
@@ -222,6 +227,15 @@ def test_download_npy_is_the_services_tensor(watched: Watched) -> None:
     )
     assert download.value.suggested_filename == "tensor.npy"
     assert np.array_equal(saved, np.load(io.BytesIO(served.content), allow_pickle=False))
+    # the answer's Content-Location, when the service gives one, is shown as the permanent URL
+    location = served.headers.get("content-location")
+    if location is not None:
+        link = page.locator("#permanent-url")
+        assert link.is_visible() and link.get_attribute("href") == watched.base + location
+        assert np.array_equal(saved, np.load(io.BytesIO(httpx.get(watched.base + location).content)))
+    with page.expect_download() as file:
+        page.get_by_role("button", name="Download .safetensors").click()
+    assert file.value.suggested_filename == "tensor.safetensors"
 
 
 @pytest.mark.parametrize(("width", "height"), [(1280, 800), (390, 844)])
