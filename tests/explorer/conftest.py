@@ -87,6 +87,7 @@ class Watched:
     outside: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     allowed: list[str] = field(default_factory=list)
+    refused: list[str] = field(default_factory=list)  # answers >= 400: status, URL and body (diagnostics)
 
     def allow(self, text: str) -> None:
         """Console errors containing ``text`` are expected (Chromium logs every 4xx answer as one)."""
@@ -104,7 +105,10 @@ class Watched:
         before = int(self.page.get_attribute(f"#{results}", "data-run") or "0")
         self.page.get_by_test_id(button).click()
         self.page.wait_for_selector(f"#{results}[data-run='{before + 1}']")
-        return self.page.get_attribute(f"#{results}", "data-state") or ""
+        state = self.page.get_attribute(f"#{results}", "data-state") or ""
+        if state != "done":
+            print(f"{results}: {state}; refused answers: {self.refused}")
+        return state
 
 
 @pytest.fixture
@@ -124,10 +128,20 @@ def watched(browser_context: Any, server: str) -> Iterator[Watched]:
     page.route("**/*", route)
     page.on("console", lambda message: watched.errors.append(message.text) if message.type == "error" else None)
     page.on("pageerror", lambda error: watched.errors.append(f"uncaught: {error}"))
+
+    def answered(response: Any) -> None:
+        if response.status >= 400:
+            try:
+                body = response.text()[:500]
+            except Exception as exc:  # the body may be gone with the page
+                body = f"<{exc}>"
+            watched.refused.append(f"{response.status} {response.url} {body}")
+
+    page.on("response", answered)
     try:
         yield watched
         assert watched.outside == [], f"requests left 127.0.0.1: {watched.outside}"
         unexpected = [e for e in watched.errors if not any(a in e for a in watched.allowed)]
-        assert unexpected == [], f"console errors: {unexpected}"
+        assert unexpected == [], f"console errors: {unexpected}; refused answers: {watched.refused}"
     finally:
         page.close()
