@@ -193,7 +193,7 @@ async def _npz_answer(request: Request, runtime: Runtime, model: ModelPlan, name
         "The same bytes as the POST whose `Content-Location` this is.", safetensors.MEDIA_TYPE, FILE_HEADERS
     ),
 )
-async def get_model_safetensors(request: Request, token: str, runtime: RuntimeDep) -> Response:
+async def get_model_safetensors(request: Request, token: permanent.ModelToken, runtime: RuntimeDep) -> Response:
     model, name = _resolve_token(runtime, token)
     return await safetensors_answer(runtime, request, model.tensors, name, model.spec.seed, "model.safetensors")
 
@@ -205,7 +205,7 @@ async def get_model_safetensors(request: Request, token: str, runtime: RuntimeDe
     response_class=Response,
     responses=get_answer("The same bytes as the POST whose `Content-Location` this is.", npz.MEDIA_TYPE, FILE_HEADERS),
 )
-async def get_model_npz(request: Request, token: str, runtime: RuntimeDep) -> Response:
+async def get_model_npz(request: Request, token: permanent.ModelToken, runtime: RuntimeDep) -> Response:
     model, name = _resolve_token(runtime, token)
     return await _npz_answer(request, runtime, model, name)
 

@@ -18,9 +18,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Path, Request
 from pydantic import BaseModel, ValidationError
 from starlette.exceptions import HTTPException
 from starlette.responses import Response
@@ -35,6 +35,18 @@ from service.encode import token as tokens
 IMMUTABLE = "public, max-age=31536000, immutable"
 #: Header names a ``304`` repeats from the ``200`` it stands for (RFC 9110 section 15.4.5).
 _NOT_MODIFIED_HEADERS = ("ETag", "Cache-Control", "Content-Location")
+
+
+_TOKEN_TEXT = (
+    "the token of a POST's `Content-Location`: the canonical request, compact (docs/permanent-urls.md); "
+    "a malformed or tampered one is a 404"
+)
+#: The ``token`` path parameter of a tensor URL (the example: he-normal 784 x 256, seed 42).
+TensorToken = Annotated[str, Path(description=_TOKEN_TEXT, examples=["1G0JOBQBNKk6k"])]
+#: The ``token`` path parameter of a model URL (the example: a torch.Linear(4, 2), seed 1).
+ModelToken = Annotated[
+    str, Path(description=_TOKEN_TEXT, examples=["1w-ZU5JBGzkEoWc1EBy2zGekgggWlZKmNhTnMEJcrAPpFU6c"])
+]
 
 
 @dataclass(frozen=True)

@@ -285,7 +285,7 @@ async def create_tensor_safetensors(request: Request, body: TensorRequest, runti
         ranges=True,
     ),
 )
-async def get_tensor_npy(request: Request, token: str, runtime: RuntimeDep) -> Response:
+async def get_tensor_npy(request: Request, token: permanent.TensorToken, runtime: RuntimeDep) -> Response:
     plan, name = _resolve_token(runtime, token, runtime.settings.max_elements)
     npy.check_npy_dtype(plan.numpy_dtype)
     return await _npy_answer(request, runtime, plan, name)
@@ -300,7 +300,7 @@ async def get_tensor_npy(request: Request, token: str, runtime: RuntimeDep) -> R
         "The same bytes as the POST whose `Content-Location` this is.", safetensors.MEDIA_TYPE, FILE_HEADERS
     ),
 )
-async def get_tensor_safetensors(request: Request, token: str, runtime: RuntimeDep) -> Response:
+async def get_tensor_safetensors(request: Request, token: permanent.TensorToken, runtime: RuntimeDep) -> Response:
     plan, name = _resolve_token(runtime, token, runtime.settings.max_elements)
     return await _safetensors_answer(request, runtime, plan, name)
 
@@ -316,7 +316,7 @@ async def get_tensor_safetensors(request: Request, token: str, runtime: RuntimeD
         {},
     ),
 )
-async def get_tensor_json(request: Request, token: str, runtime: RuntimeDep) -> Response:
+async def get_tensor_json(request: Request, token: permanent.TensorToken, runtime: RuntimeDep) -> Response:
     plan, name = _resolve_token(runtime, token, runtime.settings.max_json_elements)
     return await _json_answer(request, runtime, plan, name)
 

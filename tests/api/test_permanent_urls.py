@@ -16,6 +16,7 @@ from fastapi.testclient import TestClient
 
 from service.api.flights import flights
 from service.core.canonical import canonical_json
+from service.core.frameworks import FRAMEWORK_ALIASES, FRAMEWORK_INITS
 from service.encode import token as tokens
 
 from .helpers import app_client, load_npy, metric_value, problem_of, settings
@@ -373,3 +374,36 @@ def test_tokens_round_trip_and_checksums() -> None:
     flipped = tokens.VERSION + base64.urlsafe_b64encode(raw[:-1] + bytes([raw[-1] ^ 1])).rstrip(b"=").decode()
     with pytest.raises(tokens.BadToken):
         tokens.decode("tensor", flipped)
+
+
+def test_every_initializer_and_preset_has_a_url_that_answers(client: TestClient) -> None:
+    """The canonical form is a fixed point for every framework-named initializer (and alias) and every
+    preset configuration of the preset tests: the POST's URL decodes, resolves and answers the same bytes
+    (a non-canonical token would be a 404)."""
+    from presets.cases import ALL_CASES
+
+    from .test_framework_inits import _body
+
+    for name in [*FRAMEWORK_INITS, *FRAMEWORK_ALIASES]:
+        body = _body(name)
+        path = "/v1/tensors/safetensors" if name.startswith("torch.sparse_") else "/v1/tensors/npy"
+        posted = client.post(path, json=body)
+        assert posted.status_code == 200, (name, posted.text)
+        assert client.get(posted.headers["Content-Location"]).content == posted.content, name
+    for preset, args in ALL_CASES:
+        extra = {"name": "extra", "shape": [2], "init": {"scheme": "ones"}}  # a preset may have no parameters
+        body = {"entries": [{"preset": preset, "prefix": "layer", **args}, extra], "seed": 2}
+        posted = client.post("/v1/models/safetensors", json=body)
+        assert posted.status_code == 200, (preset, args, posted.text)
+        assert client.get(posted.headers["Content-Location"]).content == posted.content, (preset, args)
+
+
+def test_the_documented_example_tokens_answer(client: TestClient) -> None:
+    """The OpenAPI examples of the token parameters (schemathesis' examples phase fetches them) are live."""
+    spec = client.get("/openapi.json").json()
+    for path, item in spec["paths"].items():
+        if "{token}" in path:
+            (parameter,) = item["get"]["parameters"]
+            for example in parameter["schema"].get("examples", parameter.get("examples", [])):
+                answer = client.get(path.replace("{token}", example))
+                assert answer.status_code == 200, (path, answer.text)
