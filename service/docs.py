@@ -1,9 +1,9 @@
-"""Generated parts of the README: the scheme, framework-initializer, preset and configuration tables.
+"""Generated parts of the docs: the scheme, framework-initializer, preset and configuration tables.
 
 Each is rendered from its single source (``service.core.SCHEMES``,
 ``service.core.frameworks``, ``service.core.presets``, ``service.settings.Settings``)
-between ``<!-- NAME:start -->`` and ``<!-- NAME:end -->`` markers; ``python -m service.docs`` rewrites them and a
-test fails when the README drifts.
+between ``<!-- NAME:start -->`` and ``<!-- NAME:end -->`` markers in its page (``PAGES``);
+``python -m service.docs`` rewrites them and a test fails when a page drifts.
 """
 
 from __future__ import annotations
@@ -66,6 +66,13 @@ SECTIONS = {
     "presets": presets_markdown,
     "settings": settings_markdown,
 }
+# The page that holds each generated table (relative to the repository); each table is in exactly one page.
+PAGES = {
+    "schemes": "docs/schemes.md",
+    "initializers": "docs/initializers.md",
+    "presets": "docs/presets.md",
+    "settings": "docs/configuration.md",
+}
 
 
 def render(text: str) -> str:
@@ -76,9 +83,11 @@ def render(text: str) -> str:
     return text
 
 
-def main(path: str = "README.md") -> int:
-    readme = Path(path)
-    readme.write_text(render(readme.read_text()))
+def main(root: str = ".") -> int:
+    """Rewrites the generated tables of every page under ``root`` (the repository)."""
+    for page in sorted(set(PAGES.values())):
+        path = Path(root) / page
+        path.write_text(render(path.read_text()))
     return 0
 
 

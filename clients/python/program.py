@@ -7,7 +7,7 @@
 
     PYTHONPATH=build/clients/python python clients/python/program.py [BASE_URL]
 
-with the client generated into build/clients/python/initserve_client (README, "Clients").
+with the client generated into build/clients/python/initserve_client (docs/clients.md).
 Exits non-zero, naming the failed check, on any mismatch.
 """
 

@@ -3,7 +3,6 @@ bad bounds are 422s naming ``slice.<dim>`` or ``shard``; the answer says what wa
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import numpy as np
@@ -11,7 +10,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from service.core.dtypes import numpy_dtype
-from tests.api.helpers import REPO, load_npy, problem_of
+from tests.api.helpers import load_npy, problem_of
 
 safetensors_numpy = pytest.importorskip("safetensors.numpy")
 
@@ -119,13 +118,3 @@ def test_bad_bounds_are_a_422_naming_the_dimension(client: TestClient, fields: d
     response = client.post("/v1/tensors/npy", json=body_for("initserve-1", **fields))
     assert response.status_code == 422, response.text
     assert problem_of(response)["field"] == field
-
-
-def test_the_readme_example(client: TestClient) -> None:
-    """README "Slices and shards": the shard in its curl request is that shard of the whole tensor."""
-    readme = (REPO / "README.md").read_text()
-    section = readme.split("## Slices and shards", 1)[1].split("\n## ", 1)[0]
-    curl = section.split("```bash\n", 1)[1].split("```", 1)[0]
-    body = json.loads(curl.split("-d '", 1)[1].rsplit("'", 1)[0])
-    whole = npy(client, {k: v for k, v in body.items() if k != "shard"})
-    assert np.array_equal(npy(client, body), whole[:, 1536:2048])

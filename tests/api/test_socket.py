@@ -68,12 +68,12 @@ def test_streamed_large_npy_arrives_whole(http: httpx.Client) -> None:
 
 
 def test_readme_standard_library_fetch_reads_the_core_bytes(server: str) -> None:
-    """The README's recipe that reads a streamed .npy straight into the array gets the core's tensor."""
-    readme = (REPO / "README.md").read_text()
-    start = readme.index("import ast, http.client, json, numpy as np")
+    """docs/tensors.md's recipe that reads a streamed .npy straight into the array gets the core's tensor."""
+    readme = (REPO / "docs" / "tensors.md").read_text()
+    start = readme.index("import ast\nimport http.client")
     code = readme[start : readme.index("```", start)]
     host, port = server.removeprefix("http://").split(":")
-    code = code.replace('"127.0.0.1", 8000', f'"{host}", {port}').replace("[4096, 4096]", "[1024, 512]")
+    code = code.replace('"127.0.0.1:8000"', f'"{host}:{port}"').replace("[4096, 4096]", "[1024, 512]")
     namespace: dict[str, Any] = {}
     exec(code, namespace)
     expected = make_tensor([1024, 512], "he", seed=42).array

@@ -173,8 +173,8 @@ def test_golden_hashes(client: TestClient, stream: str, scheme: str) -> None:
 
 
 def test_the_readme_example_is_jaxs(client: TestClient, tmp_path: Any) -> None:
-    """README "Same numbers as JAX, Keras and Flax": its curl request, saved as w.npy, passes its check."""
-    readme = (REPO / "README.md").read_text()
+    """docs/streams.md "Same numbers as JAX, Keras and Flax": its curl request, saved as w.npy, passes its check."""
+    readme = (REPO / "docs" / "streams.md").read_text()
     section = readme.split("## Same numbers as JAX, Keras and Flax", 1)[1].split("\n## ", 1)[0]
     curl = section.split("```bash\n", 1)[1].split("```", 1)[0]
     body = json.loads(curl.split("-d '", 1)[1].rsplit("'", 1)[0])

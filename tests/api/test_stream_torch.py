@@ -214,8 +214,8 @@ def test_an_unknown_stream_is_a_422_listing_the_streams(client: TestClient) -> N
 
 
 def test_the_readme_example_is_torchs(client: TestClient, tmp_path: Any) -> None:
-    """README "Same numbers as PyTorch": its curl request, saved as w.npy, passes its Python check."""
-    readme = (REPO / "README.md").read_text()
+    """docs/streams.md "Same numbers as PyTorch": its curl request, saved as w.npy, passes its Python check."""
+    readme = (REPO / "docs" / "streams.md").read_text()
     section = readme.split("## Same numbers as PyTorch", 1)[1].split("\n## ", 1)[0]
     curl = section.split("```bash\n", 1)[1].split("```", 1)[0]
     body = json.loads(curl.split("-d '", 1)[1].rsplit("'", 1)[0])

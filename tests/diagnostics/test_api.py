@@ -121,7 +121,7 @@ def test_same_request_same_answer_and_a_seed_is_picked_when_absent(client: TestC
 
 
 def test_the_textbook_verdicts_over_http(client: TestClient) -> None:
-    """The README's curl requests, at a smaller width and batch (the core tests hold the full-size claims)."""
+    """docs/diagnostics.md's requests, at a smaller width and batch (the core tests hold the full-size claims)."""
     base = {"depth": 50, "width": 128, "batch": 32, "seed": 1}
     old_scheme, old_params = OLD_HEURISTIC
     cases = [
