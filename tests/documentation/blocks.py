@@ -52,8 +52,8 @@ class Block:
         return f"{self.page}:{self.line}-{self.lang or 'plain'}"
 
     def needs(self) -> list[str]:
-        """The optional frameworks this block imports (``import torch``, ``from jax import ...``, in any language)."""
-        found = re.findall(r"\b(?:import|from)\s+(" + "|".join(FRAMEWORKS) + r")\b", self.text)
+        """The optional frameworks this block imports (``import torch``, ``from safetensors.flax import ...``)."""
+        found = re.findall(r"\b(?:import|from)\s+(?:[\w.]+\.)?(" + "|".join(FRAMEWORKS) + r")\b", self.text)
         return sorted(set(found))
 
 

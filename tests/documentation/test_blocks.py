@@ -114,6 +114,7 @@ def _env(base: str) -> dict[str, str]:
     env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
     env["PYTHONPATH"] = os.pathsep.join([str(REPO), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
     env["INITSERVE_URL"] = base
+    env["COLUMNS"] = "80"  # argparse's help, as the docs show it
     return env
 
 
