@@ -254,7 +254,9 @@ class Histogram(BaseModel):
 
 
 class TensorStats(Stats):
-    model_config = ConfigDict(extra="forbid")
+    # The answer leaves `histogram` out unless asked for: the schema must not list it as required (in the
+    # serialization schema a field with a default is required, and generated clients then fail on every answer).
+    model_config = ConfigDict(extra="forbid", json_schema_mode_override="validation")
     histogram: Histogram | None = Field(
         None, description="present when the request asked for one (POST /v1/tensors/stats with histogram)"
     )
