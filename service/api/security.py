@@ -17,7 +17,7 @@ from fastapi import FastAPI
 from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from service.api.answers import NPY_HEADERS
+from service.api.answers import NPY_HEADERS, URL_HEADERS
 from service.api.problems import MEDIA_TYPE, problem_body
 
 PROTECTED_PREFIX = "/v1/"
@@ -41,7 +41,7 @@ SECURITY_SCHEMES: dict[str, dict[str, Any]] = {
 OPTIONAL_SECURITY: list[dict[str, list[str]]] = [{BEARER_SCHEME: []}, {HEADER_SCHEME: []}, {}]
 #: Headers a browser may send and read across origins (CORS).
 CORS_REQUEST_HEADERS = ["Authorization", "X-API-Key", "Content-Type", "X-Request-ID"]
-CORS_EXPOSED_HEADERS = ["X-Request-ID", *NPY_HEADERS, "Retry-After"]
+CORS_EXPOSED_HEADERS = ["X-Request-ID", *NPY_HEADERS, "Retry-After", *URL_HEADERS, "Accept-Ranges", "Content-Range"]
 
 
 def presented_key(headers: Sequence[tuple[bytes, bytes]]) -> bytes | None:

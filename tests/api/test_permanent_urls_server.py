@@ -144,4 +144,5 @@ def test_a_gibibyte_fetched_as_eight_parallel_ranges_equals_the_single_fetch() -
         whole = single()
         posted.close()
         assert parts == whole
+        print(f"server peak RSS growth during the 8 ranges: {(memory.peak - baseline) >> 20} MiB")  # pytest -s
         assert memory.peak - baseline < 512 << 20, (memory.peak - baseline) >> 20

@@ -183,6 +183,7 @@ def test_cors_when_configured() -> None:
         assert answer.status_code == 200 and answer.headers["access-control-allow-origin"] == ORIGIN
         exposed = answer.headers["access-control-expose-headers"].lower()
         assert "x-init-seed" in exposed and "x-request-id" in exposed
+        assert "content-location" in exposed and "etag" in exposed and "content-range" in exposed  # permanent URLs
         refused = c.post("/v1/tensors", json=tensor_request(), headers={"Origin": ORIGIN})
         assert_unauthorized(refused)
         assert refused.headers["access-control-allow-origin"] == ORIGIN  # the browser can read the 401
