@@ -36,7 +36,9 @@ def _serve(args: argparse.Namespace) -> int:
         log_config=log_config(settings.log_level),
         timeout_graceful_shutdown=settings.graceful_shutdown_seconds,
         timeout_keep_alive=settings.keep_alive_seconds,  # type: ignore[arg-type]  # uvicorn annotates int
-        http="service.protocol:ReadTimeoutProtocol",
+        http="service.protocol:GuardedHTTP",  # read timeout, head and connection limits (its docstring)
+        ws="none",  # no WebSocket route: an Upgrade request is answered as plain HTTP/1.1
+        server_header=False,
     )
     return 0
 

@@ -66,6 +66,21 @@ class Settings(BaseSettings):
         "(head and body) from its first byte; then the connection is closed, so idle or trickling clients cannot "
         "hold connections. Answers are never cut. `initserve serve` only.",
     )
+    max_header_bytes: int = Field(
+        64 << 10,
+        ge=1024,
+        description="Largest request head: the request line and the header fields (name + value + 4 bytes each); "
+        "over it the answer is 431 (414 for the URL alone) and the connection is closed. `initserve serve` only.",
+    )
+    max_headers: int = Field(
+        100, ge=1, description="Most header fields in a request; over it: 431. `initserve serve` only."
+    )
+    max_connections: int = Field(
+        1000,
+        ge=1,
+        description="Most open connections per process; one more is answered 503 with Retry-After and closed. "
+        "Each takes a file descriptor: the open-files limit (`ulimit -n`) must be above it. `initserve serve` only.",
+    )
     keep_alive_seconds: float = Field(
         5.0,
         gt=0,

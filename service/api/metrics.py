@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 from prometheus_client import (
@@ -13,6 +14,10 @@ from prometheus_client import (
     disable_created_metrics,
     generate_latest,
 )
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from service.protocol import STATS
 
 CONTENT_TYPE = CONTENT_TYPE_LATEST
 disable_created_metrics()  # no *_created series: they double the output and nobody graphs them
@@ -60,6 +65,7 @@ class Metrics:
             "Bytes of the generation budget held by requests now.",
             registry=self.registry,
         )
+        self.registry.register(_Connections())
         # The labelled children, by label values: ``labels()`` costs microseconds on every request.
         self._answered: dict[tuple[str, str, str], tuple[Any, Any, Any]] = {}
         self._made: dict[tuple[str, str], Any] = {}
@@ -87,3 +93,22 @@ class Metrics:
 
     def render(self) -> bytes:
         return generate_latest(self.registry)
+
+
+class _Connections(Collector):
+    """The connection guard's counts (``service.protocol.STATS``, one per process, kept outside the app
+    because the guard answers without it): open connections, and requests refused before the app."""
+
+    def collect(self) -> Iterator[Metric]:
+        yield GaugeMetricFamily(
+            "initserve_connections_open", "Open HTTP connections (initserve serve).", value=STATS.open
+        )
+        refused = CounterMetricFamily(
+            "initserve_requests_refused",
+            "Requests answered by the connection guard before the app (initserve serve): malformed (400), "
+            "head too large (431, 414), no or a wrong Host or version (400, 505), too many connections (503).",
+            labels=["reason", "status"],
+        )
+        for (reason, status), count in sorted(STATS.refused.items()):
+            refused.add_metric([reason, str(status)], count)
+        yield refused
