@@ -16,6 +16,7 @@ from service.api import diagnostics, explorer, meta, models, problems, security,
 from service.api.middleware import RequestContext
 from service.api.runtime import Runtime
 from service.api.schemas import Problem
+from service.api.strict_json import StrictJSON
 from service.settings import Settings
 
 DESCRIPTION = """\
@@ -56,6 +57,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(diagnostics.router)
     app.include_router(explorer.router)
     problems.install(app)
+    app.add_middleware(StrictJSON)  # type: ignore[arg-type]  # innermost: bodies within the limit, authenticated
     security.require_api_keys(app, settings.api_key_list())  # inside RequestContext: 401s get a request id
     app.add_middleware(
         RequestContext,  # type: ignore[arg-type]

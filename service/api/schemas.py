@@ -29,11 +29,18 @@ def no_bool_or_str(value: Any) -> Any:
     return value
 
 
+def json_integer(value: Any) -> Any:
+    """Refuse anything but a JSON integer (Pydantic's lax mode takes 1.0, -0.0 and 1e3 as integers)."""
+    if isinstance(value, float):
+        raise ValueError("must be a JSON integer (no decimal point or exponent)")
+    return no_bool_or_str(value)
+
+
 # Constraints come before the validator (pydantic#11576: after it, the schema shows `ge` instead of `minimum`).
 Number = Annotated[float, Field(allow_inf_nan=False), BeforeValidator(no_bool_or_str)]
 Dim = Annotated[int, Field(ge=1), BeforeValidator(no_bool_or_str)]
 Axis = Annotated[int, BeforeValidator(no_bool_or_str)]
-Seed = Annotated[int, Field(ge=0, le=MAX_SEED), BeforeValidator(no_bool_or_str)]
+Seed = Annotated[int, Field(ge=0, le=MAX_SEED), BeforeValidator(json_integer)]
 
 Stream = Annotated[
     Literal[STREAMS],  # type: ignore[valid-type]
