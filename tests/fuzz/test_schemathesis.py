@@ -105,7 +105,7 @@ def test_live_server() -> None:
         f"Authorization: Bearer {FUZZ_KEY}",
         "--no-color",
     ]
-    with running_server(env) as base:
+    with running_server(env, via_cli=True) as base:  # `initserve serve`: its connection guard too
         started = time.monotonic()
         result = subprocess.run(
             [*command, "--url", base], cwd=REPO, capture_output=True, text=True, timeout=300, check=False
