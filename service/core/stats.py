@@ -177,7 +177,8 @@ class HistogramBins:
         flat = values.reshape(-1)
         if flat.dtype != self.dtype:
             flat = flat.astype(self.dtype)  # bfloat16 -> float32, exact
-        counted, _ = np.histogram(flat, self.bins, (self.low, self.high))
+        with np.errstate(under="ignore"):  # a range of subnormals: NumPy's bin search underflows, harmlessly
+            counted, _ = np.histogram(flat, self.bins, (self.low, self.high))
         return counted.astype(np.int64, copy=False)
 
 
@@ -209,7 +210,7 @@ def histogram_bins(
         if low > high:
             raise ParameterError(f"the range's low ({low}) is above its high ({high})", field)
     chosen = HistogramBins(bins, low, high, dtype)
-    with np.errstate(over="ignore", invalid="ignore"):
+    with np.errstate(over="ignore", invalid="ignore", under="ignore"):
         try:
             edges = chosen.edges()
         except ValueError as exc:  # "Too many bins for data range": fewer distinct edges than bins

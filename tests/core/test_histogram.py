@@ -12,18 +12,29 @@ from service.core.stats import MAX_BINS, HistogramBins, histogram_bins
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32, np.float16, ml_dtypes.bfloat16])
-@pytest.mark.parametrize("value_range", [None, (-1.0, 0.5), (0.25, 0.25)])
-@pytest.mark.parametrize("chunk", [1, 7, 4096, 1 << 17])
+@pytest.mark.parametrize("value_range", [None, (-1.0, 0.5), (0.25, 0.25), (-1e-40, 1e-40), (-1e308, 1e308)])
+@pytest.mark.parametrize("chunk", [1, 7, 1000, 1 << 17])
 def test_chunked_counts_equal_the_whole(dtype: type, value_range: tuple[float, float] | None, chunk: int) -> None:
     rng = np.random.default_rng(0)
-    values = rng.normal(size=20_000).astype(dtype)
-    bins = histogram_bins(33, value_range, np.dtype(dtype), float(values.min()), float(values.max()))
+    values = rng.normal(size=3000).astype(dtype)
+    try:
+        bins = histogram_bins(33, value_range, np.dtype(dtype), float(values.min()), float(values.max()))
+    except ParameterError:  # refused (422) only where NumPy fails too, or its edges overflow the dtype
+        whole = values.astype(np.float32) if dtype is ml_dtypes.bfloat16 else values
+        with np.errstate(all="ignore"):
+            try:
+                edges = np.histogram_bin_edges(whole, 33, value_range)
+            except ValueError:
+                return
+        assert not np.isfinite(edges).all()
+        return
     edges = bins.edges()
     values[:33] = edges[:33].astype(dtype)  # values exactly on the edges
     whole = values.astype(np.float32) if dtype is ml_dtypes.bfloat16 else values
     bins = histogram_bins(33, value_range, np.dtype(dtype), float(values.min()), float(values.max()))
     counts = sum(bins.counts(values[i : i + chunk]) for i in range(0, values.size, chunk))
-    expected, expected_edges = np.histogram(whole, 33, value_range)
+    with np.errstate(under="ignore"):
+        expected, expected_edges = np.histogram(whole, 33, value_range)
     assert np.array_equal(counts, expected)
     assert np.array_equal(bins.edges(), expected_edges)
     assert isinstance(bins, HistogramBins) and counts.sum() <= values.size
