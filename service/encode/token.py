@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import hashlib
 import zlib
 from typing import Final, Literal
@@ -71,6 +72,7 @@ def _check(kind: Kind, json: bytes) -> bytes:
     return hashlib.blake2b(json, digest_size=8, person=b"initserve/" + kind.encode()).digest()[:CHECK_BYTES]
 
 
+@functools.lru_cache(maxsize=1024)  # a service answers the same few requests again and again
 def encode(kind: Kind, json: bytes) -> str:
     """The token of a canonical request's JSON (``canonical_json``)."""
     deflate = zlib.compressobj(9, zlib.DEFLATED, -15, 9, zlib.Z_DEFAULT_STRATEGY, DICTIONARY)
