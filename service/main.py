@@ -14,6 +14,7 @@ from threadpoolctl import threadpool_limits
 from service import __version__
 from service.api import diagnostics, explorer, meta, models, problems, security, tensors
 from service.api.middleware import RequestContext
+from service.api.responses import ClientGone, client_gone, quiet_abandoned
 from service.api.runtime import Runtime
 from service.api.schemas import Problem
 from service.api.strict_json import StrictJSON
@@ -58,6 +59,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(explorer.router)
     problems.install(app)
     app.add_middleware(StrictJSON)  # type: ignore[arg-type]  # innermost: bodies within the limit, authenticated
+    app.add_exception_handler(ClientGone, client_gone)  # type: ignore[arg-type]
+    quiet_abandoned()
     security.require_api_keys(app, settings.api_key_list())  # inside RequestContext: 401s get a request id
     app.add_middleware(
         RequestContext,  # type: ignore[arg-type]

@@ -43,9 +43,10 @@ class Settings(BaseSettings):
         "(batch x the sum of n_in x n_out over the layers, for unequal widths).",
     )
     max_diagnostics_bytes: int = Field(
-        256 << 20,
+        1 << 30,
         ge=1,
-        description="Largest memory for one scheme's propagation diagnostics: its weights and float64 pre-activations.",
+        description="Largest peak memory of a propagation diagnostics request, as allocated: the weights, the "
+        "float64 pre-activations and their temporaries (the largest compared scheme's; see docs/operations.md).",
     )
     generation_budget_bytes: int = Field(
         0,
@@ -53,6 +54,31 @@ class Settings(BaseSettings):
         description="Bytes of tensors being generated at once across all requests of a process (a buffered answer "
         "counts its whole tensor, a streamed one its look-ahead); 0 means 4 x INITSERVE_MAX_ELEMENTS (1 GiB with "
         "the default limit). A request that does not fit waits, then gets 503.",
+    )
+    max_request_flops: int = Field(
+        1 << 40,
+        ge=1,
+        description="Most CPU work of one request, in flops (an orthogonal n x n tensor: 8/3 n^3 for its QR; "
+        "diagnostics: 6 x batch x weights per scheme; 100 per element drawn): over it, 413. The default, about "
+        "1.1e12, is some 50 s of one core: six orthogonal 4096 x 4096 tensors.",
+    )
+    work_budget_flops: int = Field(
+        0,
+        ge=0,
+        description="Flops of CPU work admitted at once across all requests of a process; 0 means "
+        "INITSERVE_MAX_REQUEST_FLOPS (never less). A request that does not fit waits, then gets 503.",
+    )
+    heavy_threads: int = Field(
+        1,
+        ge=1,
+        description="Threads for heavy work (tensors computed whole at a large cost, such as an orthogonal QR, "
+        "and diagnostics), apart from the generation threads so that it never delays streamed generation.",
+    )
+    send_timeout_seconds: float = Field(
+        30.0,
+        gt=0,
+        description="Seconds an answer waits for a client that reads nothing (the socket's buffers full); then "
+        "the connection is closed and the request's share of the budgets given back.",
     )
     admission_timeout: float = Field(
         5.0,
@@ -111,6 +137,10 @@ class Settings(BaseSettings):
 
     def generation_budget(self) -> int:
         return self.generation_budget_bytes or 4 * self.max_elements
+
+    def work_budget(self) -> int:
+        """Flops admitted at once: ``work_budget_flops``, at least ``max_request_flops``."""
+        return max(self.work_budget_flops, self.max_request_flops)
 
     def api_key_list(self) -> list[str]:
         """The configured API keys (empty: authentication off)."""

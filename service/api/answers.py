@@ -26,8 +26,8 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     **documented(400, 413, 415, 422, 500),
     503: {
         **documented(503)[503],
-        "description": "Busy: the generation budget (INITSERVE_GENERATION_BUDGET_BYTES) stayed full for the "
-        "admission timeout; retry after `Retry-After` seconds.",
+        "description": "Busy: the generation budget (INITSERVE_GENERATION_BUDGET_BYTES) or the work budget "
+        "(INITSERVE_WORK_BUDGET_FLOPS) stayed full for the admission timeout; retry after `Retry-After` seconds.",
         "headers": {"Retry-After": {"description": "seconds to wait before retrying", "schema": {"type": "string"}}},
     },
 }

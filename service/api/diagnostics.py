@@ -4,8 +4,10 @@
 request: a stack of dense layers (``widths``, or ``depth`` and ``width``), an ``activation``, one
 scheme (``init``) or several side by side (``compare``), a ``batch`` and a ``seed``. The math is
 ``service.core.diagnostics``. The cost (``batch x sum of n_in x n_out x schemes``, depth x width^2 x
-batch for equal widths) and the memory are checked against the settings before any work (413); the
-passes run on a worker thread, weights generated on the engine's pool, so the event loop stays free.
+batch for equal widths) and the peak memory are checked against the settings before any work (413);
+the measurement is admitted like any generation (``service.core.cost``: its bytes and flops; 503 when
+the budgets stay full) and runs on the runtime's heavy pool, stopping between layers when the client
+leaves.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 from starlette.responses import Response
 
+from service.api.answers import ERRORS
 from service.api.problems import documented, problem
 from service.api.runtime import Runtime, RuntimeDep
 from service.api.schemas import Init, Number, Seed, no_bool_or_str
@@ -37,9 +40,8 @@ from service.core.diagnostics import (
     Network,
     Report,
     Run,
-    check_limits,
-    diagnose,
     network,
+    plan_diagnostics,
 )
 from service.core.frameworks import resolve_any
 from service.core.schemes import Init as CoreInit
@@ -47,7 +49,7 @@ from service.encode import svg
 
 router = APIRouter(tags=["diagnostics"])
 logger = logging.getLogger("initserve.errors")
-_ERRORS = documented(400, 413, 415, 422, 500)
+_ERRORS: dict[int | str, dict[str, Any]] = {**documented(400, 413, 415, 422, 500), 503: ERRORS[503]}
 
 Count = Annotated[int, Field(ge=1), BeforeValidator(no_bool_or_str)]
 Depth = Annotated[int, Field(ge=MIN_DEPTH, le=MAX_DEPTH), BeforeValidator(no_bool_or_str)]
@@ -249,12 +251,14 @@ def answer(report: Report) -> bytes:
     return orjson.dumps(body)
 
 
-async def measure(runtime: Runtime, body: PropagationRequest) -> Report:
-    """Check the request and its limits (422, 413: before any work), then measure on a worker thread."""
+async def measure(request: Request, runtime: Runtime, body: PropagationRequest) -> Report:
+    """Check the request and its limits (422, 413: before any work), then measure under admission."""
     net, inits = to_core(body)
     settings = runtime.settings
-    check_limits(net, len(inits), settings.max_diagnostics_cost, settings.max_diagnostics_bytes)
-    return await anyio.to_thread.run_sync(diagnose, net, inits, runtime.engine)
+    planned = plan_diagnostics(
+        net, inits, max_cost=settings.max_diagnostics_cost, max_bytes=settings.max_diagnostics_bytes
+    )
+    return await runtime.diagnose(request, planned)
 
 
 _SVG_RESPONSE: dict[int | str, dict[str, Any]] = {
@@ -265,8 +269,9 @@ _SVG_RESPONSE: dict[int | str, dict[str, Any]] = {
     },
     **_ERRORS,
     503: {
-        **documented(503)[503],
-        "description": "The chart cannot be drawn on this host (matplotlib found no writable cache directory).",
+        **ERRORS[503],
+        "description": ERRORS[503]["description"] + " Or: the chart cannot be drawn on this host (matplotlib "
+        "found no writable cache directory).",
     },
 }
 
@@ -279,8 +284,8 @@ _SVG_RESPONSE: dict[int | str, dict[str, Any]] = {
     response_class=JSONResponse,
     responses=_ERRORS,
 )
-async def diagnose_propagation(body: PropagationRequest, runtime: RuntimeDep) -> Response:
-    report = await measure(runtime, body)
+async def diagnose_propagation(request: Request, body: PropagationRequest, runtime: RuntimeDep) -> Response:
+    report = await measure(request, runtime, body)
     return Response(answer(report), media_type="application/json")
 
 
@@ -292,7 +297,7 @@ async def diagnose_propagation(body: PropagationRequest, runtime: RuntimeDep) ->
     responses=_SVG_RESPONSE,
 )
 async def diagnose_propagation_svg(request: Request, body: PropagationRequest, runtime: RuntimeDep) -> Response:
-    report = await measure(runtime, body)
+    report = await measure(request, runtime, body)
     try:
         content = await anyio.to_thread.run_sync(svg.render, report)
     except svg.MatplotlibUnavailable:

@@ -56,7 +56,7 @@ class Metrics:
         )
         self.rejected = Counter(
             "initserve_admission_rejected",
-            "Requests refused with 503: the generation budget stayed full for the admission timeout.",
+            "Requests refused with 503: the generation or work budget stayed full for the admission timeout.",
             ["route"],
             registry=self.registry,
         )
@@ -66,6 +66,11 @@ class Metrics:
             registry=self.registry,
         )
         self.registry.register(_Connections())
+        self.work_in_use = Gauge(
+            "initserve_work_budget_in_use_flops",
+            "Flops of CPU work admitted and not finished (the work budget held by requests now).",
+            registry=self.registry,
+        )
         # The labelled children, by label values: ``labels()`` costs microseconds on every request.
         self._answered: dict[tuple[str, str, str], tuple[Any, Any, Any]] = {}
         self._made: dict[tuple[str, str], Any] = {}

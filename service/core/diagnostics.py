@@ -52,6 +52,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Final, Literal
@@ -59,11 +60,13 @@ from typing import Final, Literal
 import numpy as np
 
 from service.core.activations import Activation
+from service.core.cost import Cost, diagnostics_cost, propagation_bytes
 from service.core.dtypes import DTYPES
-from service.core.engine import Engine
+from service.core.engine import Cancelled, Engine, block_ranges
 from service.core.errors import InitError, ParameterError, ShapeError, TooLargeError
 from service.core.plan import MAX_SEED, TensorPlan, TensorSpec, plan_tensor
 from service.core.schemes import Init
+from service.core.sources import release
 
 VANISHING_BELOW: Final[float] = 0.9
 EXPLODING_ABOVE: Final[float] = 1.1
@@ -110,10 +113,10 @@ class Network:
 
     @property
     def nbytes(self) -> int:
-        """Memory held while one scheme is measured: its weights and the float64 pre-activations."""
-        weights = sum(a * b for a, b in itertools.pairwise(self.widths))
+        """Peak memory while one scheme whose weights are drawn chunk by chunk is measured
+        (``service.core.cost.propagation_bytes``; a scheme computed whole holds more, see ``Diagnostics``)."""
         itemsize = 8 if self.dtype == "float64" else 4
-        return weights * itemsize + 8 * self.batch * sum(self.widths)
+        return propagation_bytes(self.widths, self.batch, itemsize)
 
 
 def network(widths: Sequence[int], activation: Activation, batch: int, seed: int, dtype: str = "float32") -> Network:
@@ -137,8 +140,12 @@ def network(widths: Sequence[int], activation: Activation, batch: int, seed: int
     return Network(widths, activation, batch, seed, dtype)
 
 
-def check_limits(net: Network, schemes: int, max_cost: int | None, max_bytes: int | None) -> None:
-    """Refuse (``TooLargeError``) a request over the cost or the memory limit, before any work."""
+def check_limits(
+    net: Network, schemes: int, max_cost: int | None, max_bytes: int | None, nbytes: int | None = None
+) -> None:
+    """Refuse (``TooLargeError``) a request over the cost or the memory limit, before any work; ``nbytes``:
+    the peak memory when known (the schemes planned), else ``net.nbytes``."""
+    nbytes = net.nbytes if nbytes is None else nbytes
     cost = net.cost * schemes
     if max_cost is not None and cost > max_cost:
         raise TooLargeError(
@@ -146,10 +153,10 @@ def check_limits(net: Network, schemes: int, max_cost: int | None, max_bytes: in
             f"(depth x width^2 x batch for equal widths), over the limit of {max_cost}; "
             f"use fewer or narrower layers, a smaller batch or fewer schemes"
         )
-    if max_bytes is not None and net.nbytes > max_bytes:
+    if max_bytes is not None and nbytes > max_bytes:
         raise TooLargeError(
-            f"this network needs {net.nbytes} bytes of weights and pre-activations, over the limit of "
-            f"{max_bytes}; use fewer or narrower layers or a smaller batch"
+            f"this network needs {nbytes} bytes of weights, pre-activations and their temporaries, over the "
+            f"limit of {max_bytes}; use fewer or narrower layers or a smaller batch"
         )
 
 
@@ -163,6 +170,7 @@ class Moment:
 
 
 _UNMEASURED = Moment(None, None, None)
+_FREED = np.empty(0)
 
 
 @dataclass(frozen=True)
@@ -245,8 +253,36 @@ def plan_layers(net: Network, init: Init) -> list[TensorPlan]:
     return plans
 
 
-def propagate(net: Network, init: Init, engine: Engine, plans: Sequence[TensorPlan] | None = None) -> Run:
-    """Measure one scheme: the forward then the backward pass (see the module's docstring)."""
+def layer_weights(plan: TensorPlan, engine: Engine, cancel: threading.Event | None = None) -> np.ndarray:
+    """A layer's weights, made in place block by block (``cancel`` stops them within a chunk); the matrix
+    of a weight computed whole is freed once copied."""
+    flat = np.empty(plan.count, dtype=plan.numpy_dtype)
+    try:
+        futures = [
+            engine.submit(plan, first, stop, with_stats=False, flat=flat, cancel=cancel)
+            for first, stop in block_ranges(plan.count)
+        ]
+        for future in futures:
+            future.result()
+    finally:
+        release(plan.source)
+    return flat.reshape(plan.shape)
+
+
+def _check(cancel: threading.Event | None) -> None:
+    if cancel is not None and cancel.is_set():
+        raise Cancelled
+
+
+def propagate(
+    net: Network,
+    init: Init,
+    engine: Engine,
+    plans: Sequence[TensorPlan] | None = None,
+    cancel: threading.Event | None = None,
+) -> Run:
+    """Measure one scheme: the forward then the backward pass (see the module's docstring). ``cancel``,
+    once set, stops the passes between layers (and a layer's weights within a chunk): raises ``Cancelled``."""
     plans = list(plans) if plans is not None else plan_layers(net, init)
     f = net.activation
     depth = net.depth
@@ -257,7 +293,8 @@ def propagate(net: Network, init: Init, engine: Engine, plans: Sequence[TensorPl
     with np.errstate(all="ignore"):
         h = x
         for plan in plans:
-            w = engine.generate_range(plan, 0, plan.count).reshape(plan.shape)
+            _check(cancel)
+            w = layer_weights(plan, engine, cancel)
             z = h @ w.astype(np.float64)
             z_mean, z_var = _moment(z)
             if not (math.isfinite(z_mean) and math.isfinite(z_var)):
@@ -267,20 +304,26 @@ def propagate(net: Network, init: Init, engine: Engine, plans: Sequence[TensorPl
             weights.append(w)
             pre.append(z)
             forward.append((Moment(z_mean, z_var, None), Moment(h_mean, h_var, None)))
+        del h
         backward: list[tuple[Moment, Moment]] = []
         if len(pre) == depth:
             g = data_generator(net.seed, 1).standard_normal((net.batch, net.widths[-1]))
             for layer in range(depth, 0, -1):
+                _check(cancel)
                 delta = g * f.derivative(pre[layer - 1])
                 d_mean, d_var = _moment(delta)
                 h_prev = x if layer == 1 else f(pre[layer - 2])
                 grad_w = h_prev.T @ delta
+                del h_prev
                 w_mean, w_var = _moment(grad_w)
+                del grad_w
                 if not all(math.isfinite(v) for v in (d_mean, d_var, w_mean, w_var)):
                     break
                 backward.append((Moment(d_mean, d_var, None), Moment(w_mean, w_var, None)))
                 if layer > 1:
                     g = delta @ weights[layer - 1].astype(np.float64).T
+                weights[layer - 1] = _FREED  # not needed any more
+                pre[layer - 1] = _FREED
         backward.reverse()  # layer order; when the pass stopped, the measured layers are the last ones
     forward_rows = forward + [(_UNMEASURED, _UNMEASURED)] * (depth - len(forward))
     backward_rows = [(_UNMEASURED, _UNMEASURED)] * (depth - len(backward)) + backward
@@ -317,6 +360,51 @@ def propagate(net: Network, init: Init, engine: Engine, plans: Sequence[TensorPl
     return Run(init, layers, forward_trend, backward_trend)
 
 
+@dataclass(frozen=True)
+class Diagnostics:
+    """A checked diagnostics request: the network, the schemes, every scheme's layer plans, and the cost
+    of measuring them all (``service.core.cost.diagnostics_cost``)."""
+
+    network: Network
+    inits: tuple[Init, ...]
+    plans: tuple[tuple[TensorPlan, ...], ...]
+    cost: Cost
+
+
+def plan_diagnostics(
+    net: Network, inits: Sequence[Init], *, max_cost: int | None = None, max_bytes: int | None = None
+) -> Diagnostics:
+    """Check the limits (the multiply-adds first, before planning), plan every layer of every scheme, then
+    check the peak memory the planned schemes need; raises ``TooLargeError`` or an ``InitError`` naming
+    ``init`` (or ``init.<field>``), which the caller maps to its own field names."""
+    if not 1 <= len(inits) <= MAX_SCHEMES:
+        raise ParameterError(f"give 1 to {MAX_SCHEMES} schemes, got {len(inits)}", "compare")
+    check_limits(net, len(inits), max_cost, max_bytes)
+    plans = []
+    for index, init in enumerate(inits):
+        try:
+            plans.append(tuple(plan_layers(net, init)))
+        except InitError as exc:
+            raise type(exc)(exc.message, _scheme_field(exc.field, index, len(inits))) from exc
+    cost = diagnostics_cost(net.widths, net.batch, plans)
+    check_limits(net, len(inits), max_cost, max_bytes, cost.nbytes)
+    return Diagnostics(net, tuple(inits), tuple(plans), cost)
+
+
+def measure(diagnostics: Diagnostics, engine: Engine, cancel: threading.Event | None = None) -> Report:
+    """Measure every scheme, one after another (``cancel`` stops them between layers: ``Cancelled``)."""
+    net = diagnostics.network
+    runs = tuple(
+        propagate(net, init, engine, layer_plans, cancel)
+        for init, layer_plans in zip(diagnostics.inits, diagnostics.plans, strict=True)
+    )
+    recommendation = None
+    if len(runs) > 1:
+        best = min(range(len(runs)), key=lambda i: runs[i].distance)
+        recommendation = best if math.isfinite(runs[best].distance) else None
+    return Report(net, runs, recommendation)
+
+
 def diagnose(
     net: Network,
     inits: Sequence[Init],
@@ -324,27 +412,11 @@ def diagnose(
     *,
     max_cost: int | None = None,
     max_bytes: int | None = None,
+    cancel: threading.Event | None = None,
 ) -> Report:
-    """Measure every scheme of ``inits`` on ``net``: limits first, then every layer planned, then the passes.
-
-    An ``InitError`` from planning names ``init`` (or ``init.<field>``); the caller maps it to its own
-    field names.
-    """
-    if not 1 <= len(inits) <= MAX_SCHEMES:
-        raise ParameterError(f"give 1 to {MAX_SCHEMES} schemes, got {len(inits)}", "compare")
-    check_limits(net, len(inits), max_cost, max_bytes)
-    plans = []
-    for index, init in enumerate(inits):
-        try:
-            plans.append(plan_layers(net, init))
-        except InitError as exc:
-            raise type(exc)(exc.message, _scheme_field(exc.field, index, len(inits))) from exc
-    runs = tuple(propagate(net, init, engine, layer_plans) for init, layer_plans in zip(inits, plans, strict=True))
-    recommendation = None
-    if len(runs) > 1:
-        best = min(range(len(runs)), key=lambda i: runs[i].distance)
-        recommendation = best if math.isfinite(runs[best].distance) else None
-    return Report(net, runs, recommendation)
+    """Measure every scheme of ``inits`` on ``net``: limits first, then every layer planned, then the passes
+    (``plan_diagnostics``, then ``measure``)."""
+    return measure(plan_diagnostics(net, inits, max_cost=max_cost, max_bytes=max_bytes), engine, cancel)
 
 
 def _scheme_field(field: str | None, index: int, count: int) -> str:

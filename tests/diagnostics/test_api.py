@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from service.api import diagnostics as api
+from service.api import runtime as runtime_module
 from service.core import STREAM_VERSION
 from service.main import create_app
 from service.settings import Settings
@@ -199,7 +199,7 @@ def test_cost_over_the_limit_is_413_before_any_work(monkeypatch: pytest.MonkeyPa
     cost = 12 * 64 * 64 * 32  # depth x width^2 x batch
     with app_client(max_diagnostics_cost=3 * cost) as client:
         assert client.post(JSON_PATH, json=COMPARE).status_code == 200  # exactly at the limit
-        monkeypatch.setattr(api, "diagnose", no_work)
+        monkeypatch.setattr(runtime_module, "measure", no_work)
         for path in (JSON_PATH, SVG_PATH):
             response = client.post(path, json={**COMPARE, "batch": 33})
             assert response.status_code == 413

@@ -214,7 +214,7 @@ def test_network_checks() -> None:
 def test_limits() -> None:
     net = Network((256,) * 51, activation("relu"), 256, 1)
     assert net.cost == 50 * 256**2 * 256
-    assert net.nbytes == 50 * 256**2 * 4 + 8 * 256 * 51 * 256
+    assert net.nbytes == 50 * 256**2 * 4 + 8 * 256 * 51 * 256 + 256**2 * 2 * 8 + 5 * 8 * 256 * 256
     check_limits(net, 3, max_cost=3 * net.cost, max_bytes=net.nbytes)
     with pytest.raises(TooLargeError, match="over the limit"):
         check_limits(net, 3, max_cost=3 * net.cost - 1, max_bytes=None)
