@@ -235,6 +235,7 @@ WORST: list[tuple[str, str, dict[str, Any]]] = [
     ("orthogonal 4096^2 float64 .npy", NPY, tensor([4096, 4096], "orthogonal", dtype="float64")),
     ("orthogonal 32768 x 1024 .npy (2^25 elements)", NPY, tensor([32768, 1024], "orthogonal")),
     ("sparse 8192 x 4096 .npy (2^25 elements)", NPY, tensor([8192, 4096], "sparse")),
+    ("stft 8192 x 1 x 4096 .npy (2^25, planned on the loop)", NPY, tensor([8192, 1, 4096], "stft")),
     ("float64 1 GiB .npy (truncated normal)", NPY, tensor([16384, 8192], "truncated_normal", dtype="float64")),
     ("JSON at the element limit (2^22)", JSON, tensor([2048, 2048], "he")),
     ("model: 6 orthogonal 4096^2 (npz, at the flops limit)", NPZ, model(6, [4096, 4096], "orthogonal")),

@@ -15,6 +15,7 @@ that call returns.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections import deque
 from concurrent.futures import Future
@@ -128,7 +129,12 @@ class Admission:
         loop = asyncio.get_running_loop()
         self.in_use += nbytes
         self.flops_in_use += flops
-        until.add_done_callback(lambda _: loop.call_soon_threadsafe(self._give_back, nbytes, flops))
+
+        def give_back(_: Future[object]) -> None:
+            with contextlib.suppress(RuntimeError):  # the loop is closed: the process is stopping
+                loop.call_soon_threadsafe(self._give_back, nbytes, flops)
+
+        until.add_done_callback(give_back)
 
     def _give_back(self, n: int, flops: int = 0) -> None:
         self.in_use -= n

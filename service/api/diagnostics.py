@@ -15,9 +15,9 @@ from __future__ import annotations
 import logging
 import math
 import secrets
-from typing import Annotated, Any, Literal
+from collections.abc import Callable
+from typing import Annotated, Any, Literal, TypeVar
 
-import anyio
 import orjson
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
@@ -48,6 +48,7 @@ from service.core.schemes import Init as CoreInit
 from service.encode import svg
 
 router = APIRouter(tags=["diagnostics"])
+T = TypeVar("T")
 logger = logging.getLogger("initserve.errors")
 _ERRORS: dict[int | str, dict[str, Any]] = {**documented(400, 413, 415, 422, 500), 503: ERRORS[503]}
 
@@ -251,14 +252,15 @@ def answer(report: Report) -> bytes:
     return orjson.dumps(body)
 
 
-async def measure(request: Request, runtime: Runtime, body: PropagationRequest) -> Report:
-    """Check the request and its limits (422, 413: before any work), then measure under admission."""
+async def measure(request: Request, runtime: Runtime, body: PropagationRequest, answer: Callable[[Report], T]) -> T:
+    """Check the request and its limits (422, 413: before any work), then measure and ``answer`` under
+    admission, on the runtime's heavy pool."""
     net, inits = to_core(body)
     settings = runtime.settings
     planned = plan_diagnostics(
         net, inits, max_cost=settings.max_diagnostics_cost, max_bytes=settings.max_diagnostics_bytes
     )
-    return await runtime.diagnose(request, planned)
+    return await runtime.diagnose(request, planned, answer)
 
 
 _SVG_RESPONSE: dict[int | str, dict[str, Any]] = {
@@ -285,8 +287,7 @@ _SVG_RESPONSE: dict[int | str, dict[str, Any]] = {
     responses=_ERRORS,
 )
 async def diagnose_propagation(request: Request, body: PropagationRequest, runtime: RuntimeDep) -> Response:
-    report = await measure(request, runtime, body)
-    return Response(answer(report), media_type="application/json")
+    return Response(await measure(request, runtime, body, answer), media_type="application/json")
 
 
 @router.post(
@@ -297,9 +298,8 @@ async def diagnose_propagation(request: Request, body: PropagationRequest, runti
     responses=_SVG_RESPONSE,
 )
 async def diagnose_propagation_svg(request: Request, body: PropagationRequest, runtime: RuntimeDep) -> Response:
-    report = await measure(request, runtime, body)
     try:
-        content = await anyio.to_thread.run_sync(svg.render, report)
+        content = await measure(request, runtime, body, svg.render)
     except svg.MatplotlibUnavailable:
         # The cause (matplotlib's message names directories of the host) goes to the log, not to the client.
         logger.exception("diagnostics chart unavailable")

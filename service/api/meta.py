@@ -30,11 +30,11 @@ router = APIRouter()
     responses=documented(500),
 )
 async def list_schemes() -> Response:
-    return Response(_catalogue_json(), media_type="application/json")
+    return Response(catalogue_json(), media_type="application/json")
 
 
 @functools.cache
-def _catalogue_json() -> bytes:
+def catalogue_json() -> bytes:
     """The catalogue's JSON, built once per process: it is fixed, and building it (every scheme, initializer
     and preset, validated) takes milliseconds the event loop would spend on every request."""
     catalogue_answer = Catalogue.model_validate(

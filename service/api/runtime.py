@@ -176,14 +176,14 @@ class Runtime:
 
         await self.on_heavy(compute, Cost(plan.whole_bytes, whole_flops(plan)), client_gone)
 
-    async def diagnose(self, request: Request, diagnostics: Diagnostics) -> Report:
-        """Measure ``diagnostics`` on the heavy pool under admission (its ``cost``); stops between layers
-        and raises ``ClientGone`` when the client leaves."""
+    async def diagnose(self, request: Request, diagnostics: Diagnostics, answer: Callable[[Report], T]) -> T:
+        """``answer`` (JSON, a chart) of ``diagnostics`` measured, both on the heavy pool under admission (its
+        ``cost``); stops between layers and raises ``ClientGone`` when the client leaves."""
         lease = await self.admit_cost(request, diagnostics.cost)
         client_gone = asyncio.ensure_future(disconnected(request.receive))
         try:
             return await self.on_heavy(
-                lambda cancel: measure(diagnostics, self.inline, cancel), diagnostics.cost, client_gone
+                lambda cancel: answer(measure(diagnostics, self.inline, cancel)), diagnostics.cost, client_gone
             )
         finally:
             client_gone.cancel()

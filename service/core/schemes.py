@@ -152,8 +152,8 @@ def _build_delta_orthogonal(ctx: Context) -> Recipe:
 
 def _build_stft(ctx: Context) -> Recipe:
     p = ctx.params
+    shaped.check_whole(math.prod(ctx.shape), "stft")  # before the kernel is computed, at planning
     kernel = stft.stft_kernel(ctx.shape, p["side"], p["window"], p["scaling"], p["periodic"])
-    shaped.check_whole(kernel.size, "stft")
     moments = Moments(float(kernel.mean()), float(kernel.var()), float(kernel.min()), float(kernel.max()))
     return Recipe(WholeSource(lambda: kernel), moments)
 

@@ -296,18 +296,31 @@ def stft_kernel(
     check_stft(shape, side, window, scaling, periodic)
     frame_length, _, bins = shape
     n = 2 * (bins - 1)
-    # t f mod N in exact integers, so the angle has no rounding error growing with t f.
-    k = (np.arange(frame_length, dtype=np.int64)[:, None] * np.arange(bins, dtype=np.int64)[None, :]) % n
-    kernel = _unit_circle(k, n, side)
-    if window is not None:
-        win = get_window(window, frame_length, bool(periodic))
-        if scaling == "density":
-            kernel = kernel * win[:, None] / math.sqrt(float(np.sum(np.square(win))))
-        elif scaling == "spectrum":
-            kernel = kernel * win[:, None] / float(np.sum(np.abs(win)))
-        else:
-            kernel = kernel * win[:, None]
+    win = None if window is None else get_window(window, frame_length, bool(periodic))
+    scale = None
+    if win is not None and scaling == "density":
+        scale = math.sqrt(float(np.sum(np.square(win))))
+    elif win is not None and scaling == "spectrum":
+        scale = float(np.sum(np.abs(win)))
+    kernel = np.empty((frame_length, bins))
+    columns = np.arange(bins, dtype=np.int64)[None, :]
+    # Rows in blocks of about _BLOCK_ELEMENTS: the temporaries stay small (the same values elementwise).
+    step = max(1, _BLOCK_ELEMENTS // bins)
+    for first in range(0, frame_length, step):
+        rows = slice(first, min(first + step, frame_length))
+        # t f mod N in exact integers, so the angle has no rounding error growing with t f.
+        k = (np.arange(rows.start, rows.stop, dtype=np.int64)[:, None] * columns) % n
+        block = _unit_circle(k, n, side)
+        if win is not None:
+            block = block * win[rows, None]
+            if scale is not None:
+                block = block / scale
+        kernel[rows] = block
     return kernel.reshape(frame_length, 1, bins)
+
+
+#: Elements of the kernel computed at once by ``stft_kernel``.
+_BLOCK_ELEMENTS = 1 << 16
 
 
 def _unit_circle(k: np.ndarray, n: int, side: str) -> np.ndarray:

@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from service.api import diagnostics, meta, security
+from service.api import meta, security
+from service.api import runtime as runtime_module
 from service.encode import svg
 from service.settings import Settings
 
@@ -228,8 +229,12 @@ def test_an_internal_error_shows_no_trace(monkeypatch: pytest.MonkeyPatch, caplo
         raise RuntimeError('boom at File "/srv/app/service/core/secret.py", line 42')
 
     monkeypatch.setattr(meta, "catalogue", broken)
-    with app_client(raise_server_exceptions=False) as c, caplog.at_level(logging.ERROR, "initserve.errors"):
-        response = c.get("/v1/schemes")
+    meta.catalogue_json.cache_clear()  # built once per process: build it again, broken
+    try:
+        with app_client(raise_server_exceptions=False) as c, caplog.at_level(logging.ERROR, "initserve.errors"):
+            response = c.get("/v1/schemes")
+    finally:
+        meta.catalogue_json.cache_clear()
     assert response.status_code == 500
     body = assert_clean(response)
     assert "boom" not in response.text and body["detail"].startswith("the service failed")
@@ -240,7 +245,7 @@ def test_an_internal_error_on_a_worker_thread_shows_no_trace(monkeypatch: pytest
     def broken(*args: Any) -> None:
         raise MemoryError("/root/.local/lib/python3.11/site-packages/numpy/core.py")
 
-    monkeypatch.setattr(diagnostics, "diagnose", broken)
+    monkeypatch.setattr(runtime_module, "measure", broken)  # on the heavy pool's thread
     with app_client(raise_server_exceptions=False) as c:
         response = c.post("/v1/diagnostics/propagation", json=PROTECTED[-1][2])
     assert response.status_code == 500
