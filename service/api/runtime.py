@@ -110,8 +110,10 @@ class Runtime:
             return FREE
         return await self.admit_cost(request, answer_cost(plans, ahead, extra))
 
-    async def admit_cost(self, request: Request, cost: Cost) -> Lease:
-        """A share of the budgets for work of ``cost`` (see ``admit``)."""
+    async def admit_cost(self, request: Request, cost: Cost, leave_when_gone: bool = False) -> Lease:
+        """A share of the budgets for work of ``cost`` (see ``admit``). With ``leave_when_gone``, a client that
+        leaves while waiting for room leaves the line (``ClientGone``): not for work shared by identical
+        requests (``service.api.flights``), which others may still wait for."""
         limit = self.settings.max_request_flops
         if cost.flops > limit:
             raise TooLargeError(
@@ -122,6 +124,12 @@ class Runtime:
         lease = self.admission.try_acquire(cost.nbytes, cost.flops)
         if lease is not None:
             return lease
+        if not leave_when_gone:
+            try:
+                return await self.admission.acquire(cost.nbytes, cost.flops)
+            except Overloaded:
+                self.metrics.rejected.labels(getattr(request.scope.get("route"), "path", "unmatched")).inc()
+                raise
         # Waiting in line: a client that leaves meanwhile leaves the line too.
         waiting = asyncio.ensure_future(self.admission.acquire(cost.nbytes, cost.flops))
         client_gone = asyncio.ensure_future(disconnected(request.receive))
@@ -179,7 +187,7 @@ class Runtime:
     async def diagnose(self, request: Request, diagnostics: Diagnostics, answer: Callable[[Report], T]) -> T:
         """``answer`` (JSON, a chart) of ``diagnostics`` measured, both on the heavy pool under admission (its
         ``cost``); stops between layers and raises ``ClientGone`` when the client leaves."""
-        lease = await self.admit_cost(request, diagnostics.cost)
+        lease = await self.admit_cost(request, diagnostics.cost, leave_when_gone=True)
         client_gone = asyncio.ensure_future(disconnected(request.receive))
         try:
             return await self.on_heavy(
