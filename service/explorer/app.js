@@ -314,9 +314,20 @@ async function start() {
     state.catalogue = catalogue;
     buildForms(catalogue, spec);
   } catch (error) {
-    $("tensor-status").textContent = `The catalogue could not be loaded: ${error.message}`;
-    return;
+    const needsKey = error instanceof Problem && error.status === 401;
+    $("tensor-status").textContent = needsKey
+      ? "This service requires an API key: enter it under “API key”, then press Enter."
+      : `The catalogue could not be loaded: ${error.message}`;
+    if (needsKey) {
+      $("api-key").closest("details").open = true;
+      $("api-key").focus();
+    }
+    return false;
   }
+  return true;
+}
+
+function wire() {
   $("scheme").addEventListener("change", () => setScheme($("scheme").value));
   $("tensor-form").addEventListener("submit", (event) => {
     event.preventDefault();
@@ -337,7 +348,6 @@ async function start() {
     applyPresetTensor();
     runTensor();
   });
-  $("api-key").addEventListener("change", () => setApiKey($("api-key").value));
   $("download-npy").addEventListener("click", () => download("/v1/tensors/npy"));
   $("download-safetensors").addEventListener("click", () => download("/v1/tensors/safetensors"));
   for (const button of document.querySelectorAll("button.copy")) {
@@ -349,7 +359,30 @@ async function start() {
     pending = setTimeout(redraw, 120);
   });
   document.body.dataset.ready = "true";
+}
+
+async function begin() {
+  if (state.starting) return;
+  state.starting = true;
+  const loaded = await start();
+  state.starting = false;
+  if (!loaded) return;
+  wire();
   await Promise.all([runTensor(), runPropagation()]);
 }
 
-start();
+// The key is sent from the next request on; entered before the catalogue could load, it loads it.
+$("api-key").addEventListener("change", () => {
+  setApiKey($("api-key").value);
+  if (state.catalogue === null) begin();
+});
+$("api-key").addEventListener("keydown", (event) => {
+  if (event.key === "Enter") {
+    event.preventDefault();
+    setApiKey($("api-key").value);
+    if (state.catalogue === null) begin();
+    else $("tensor-form").requestSubmit();
+  }
+});
+
+begin();

@@ -8,13 +8,16 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import subprocess
 import sys
 from typing import Any
+from urllib.parse import urlparse
 
 import httpx
 import numpy as np
 import pytest
+from api.helpers import server_process
 
 from .conftest import ARTIFACTS, Watched
 
@@ -256,3 +259,41 @@ def test_screenshots(watched: Watched, width: int, height: int) -> None:
     page.screenshot(path=ARTIFACTS / f"explorer-{width}x{height}-viewport.png")
     print(f"\nscreenshot: {path}")
     assert path.stat().st_size > 10_000
+
+
+def test_a_service_with_api_keys(browser_context: Any) -> None:
+    """With INITSERVE_API_KEYS the page asks for the key, then works; its curl command sends the key from
+    $INITSERVE_API_KEY (never the key itself)."""
+    with server_process({"INITSERVE_API_KEYS": "explorer-key"}) as (base, _):
+        page = browser_context.new_page()
+        watched = Watched(page, base)
+        watched.allow("status of 401")  # the catalogue, asked before the key is entered
+        outside: list[str] = []
+
+        def route(route: Any) -> None:
+            if urlparse(route.request.url).hostname == "127.0.0.1":
+                route.continue_()
+            else:
+                outside.append(route.request.url)
+                route.abort()
+
+        page.route("**/*", route)
+        page.on("console", lambda m: watched.errors.append(m.text) if m.type == "error" else None)
+        try:
+            page.goto(base + "/")
+            page.wait_for_function("document.getElementById('tensor-status').textContent.includes('API key')")
+            key = page.get_by_label("Key (only if the service requires one)")
+            assert key.evaluate("e => e === document.activeElement")
+            key.fill("explorer-key")
+            key.press("Enter")
+            page.wait_for_selector("#tensor-results[data-run='1']")
+            assert page.get_attribute("#tensor-results", "data-state") == "done"
+            command = page.get_by_test_id("copy-curl").inner_text()
+            assert "explorer-key" not in command and "$INITSERVE_API_KEY" in command
+            env = {**os.environ, "INITSERVE_API_KEY": "explorer-key"}
+            ran = subprocess.run(["bash", "-c", command], capture_output=True, text=True, timeout=120, env=env)
+            assert ran.returncode == 0 and "stats" in json.loads(ran.stdout), ran.stdout
+            assert outside == []
+            assert [e for e in watched.errors if "status of 401" not in e] == []
+        finally:
+            page.close()
