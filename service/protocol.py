@@ -207,10 +207,10 @@ class _Answers:
         self.parser: httptools.HttpResponseParser | None = None
         self.between = True  # the parser is between two answers
         self.status = 0
-        self.head_only: bytes | None = None  # in a HEAD answer's head: its last bytes seen
+        self.head_only: bytes | None = None  # in a HEAD answer's head: its bytes so far
         self.blind = False
 
-    def feed(self, data: bytes) -> None:
+    def feed(self, data: bytes | bytearray | memoryview) -> None:
         while data and not self.blind:
             if self.parser is None and self.head_only is None:  # an answer starts
                 if self.methods and self.methods[0] == b"HEAD":
@@ -218,7 +218,7 @@ class _Answers:
                 else:
                     self.parser = httptools.HttpResponseParser(self)
             if self.head_only is not None:
-                seen = self.head_only + data
+                seen = self.head_only + bytes(data)
                 end = seen.find(b"\r\n\r\n")
                 if end < 0:
                     self.head_only = seen
@@ -265,7 +265,7 @@ class _TransportView:
 
     def write(self, data: bytes | bytearray | memoryview) -> None:
         self._transport.write(data)
-        self._answers.feed(bytes(data))
+        self._answers.feed(data)  # no copy: httptools reads any buffer
 
     def writelines(self, lines: Any) -> None:
         for line in lines:
