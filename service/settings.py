@@ -60,7 +60,7 @@ class Settings(BaseSettings):
         ge=1,
         description="Most CPU work of one request, in flops (an orthogonal n x n tensor: 8/3 n^3 for its QR; "
         "diagnostics: 6 x batch x weights per scheme; 100 per element drawn): over it, 413. The default, about "
-        "1.1e12, is some 50 s of one core: six orthogonal 4096 x 4096 tensors.",
+        "1.1e12, is some 50 s of one core: five orthogonal 4096 x 4096 tensors (six are refused).",
     )
     work_budget_flops: int = Field(
         0,
