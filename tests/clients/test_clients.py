@@ -126,6 +126,11 @@ def test_python_client_has_one_function_per_operation(python_client: Path) -> No
         "get_metrics",
         "diagnose_propagation",
         "diagnose_propagation_svg",
+        "get_tensor_npy",
+        "get_tensor_safetensors",
+        "get_tensor_json",
+        "get_model_safetensors",
+        "get_model_npz",
     }
 
 
