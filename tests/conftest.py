@@ -21,6 +21,19 @@ from typing import Any
 
 import pytest
 
+
+def _jax_float16_as_served() -> None:
+    """The jax stream's float16 is XLA's on x86-64 CPUs without AVX512-FP16 (``service.core.streams.jax.random``):
+    on a CPU with it, the JAX the tests compare with runs as on the others (before any test imports jax)."""
+    import llvmlite.binding
+
+    if llvmlite.binding.get_host_cpu_features().get("avx512fp16"):
+        os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") + " --xla_cpu_max_isa=AVX2").strip()
+
+
+_jax_float16_as_served()
+
+
 SHARED_SCOPES = {"build/clients": ("tests/clients/", "tests/explorer/test_snippets.py")}
 
 

@@ -1,7 +1,8 @@
 """``service.core.stft`` against Keras 3.15.1 ``keras.initializers.STFT`` and SciPy 1.17.1 ``get_window``.
 
 The literal values below were generated once with Keras 3.15.1 (numpy backend) and SciPy 1.17.1; the
-tests import neither, but SciPy for ``taylor`` (see ``BLAS_WINDOWS``). Windows must equal SciPy's bit for bit. Keras computes its kernel in float32
+tests import neither, but SciPy for ``taylor`` (see ``BLAS_WINDOWS``). Windows must equal SciPy's bit for
+bit. Keras computes its kernel in float32
 (angle, cos and scaling all float32), so its values are compared with a tolerance derived from that:
 ``(T + 1) 2^-21 max|w| / s`` per element (the measured worst case is 3.5 ``T 2^-24 max|w| / s``).
 """

@@ -36,12 +36,15 @@ read as zero and subnormal results are flushed; the kernels do the same where a 
 ``minval``/``maxval``/bounds), and the NaNs an invalid operation makes are x86's default NaN (sign set), as
 XLA's. Edge parameters are in the tests.
 
-Machines. float32 and bfloat16 are XLA's on any x86-64 CPU with FMA (checked down to
-``--xla_cpu_max_isa=AVX2``; without FMA, ``normal`` differs). float16 depends on AVX512-FP16 (Intel Sapphire
-Rapids and later; not AMD Zen 4): with it XLA's LLVM emits native float16 arithmetic and the uniform's
-``f * (maxval - minval) + minval`` is one float16 FMA (the default here); without it, each operation is
-rounded to float16 and there is no FMA (``float16_fma=False``; ``normal`` is the same either way, its
-product being exact, while ``truncated_normal(-2, 2)`` differs in about half the elements).
+Machines. float32 and bfloat16 are XLA's on any x86-64 CPU with FMA (checked on AVX-512 and AVX2 CPUs, and
+down to ``--xla_cpu_max_isa=AVX2``; without FMA, ``normal`` differs). float16 is not the same on every CPU
+even in JAX: on a CPU with AVX512-FP16 (Intel Sapphire Rapids and later) XLA's LLVM emits native float16
+arithmetic and the uniform's ``f * (maxval - minval) + minval`` is one float16 FMA; on every other x86-64
+CPU (every AMD one, Intel before Sapphire Rapids) each operation is rounded to float16 and there is no FMA.
+The stream serves the second (the default, ``float16_fma=False``): the same bytes on every server, equal
+to JAX on most CPUs and to JAX run with ``XLA_FLAGS=--xla_cpu_max_isa=AVX2`` on the others.
+``float16_fma=True`` gives the AVX512-FP16 numbers (``normal`` is the same either way, its product being
+exact, while ``truncated_normal(-2, 2)`` differs in about half the elements).
 
 Cost: one vectorized ``prange`` kernel per sampler and dtype (compiled at first use, 2-7 s each, then from
 numba's cache); ``normal`` float32 about 5.6 ns per element per thread (``uniform`` 2, ``bits`` 1.6) on a
@@ -191,9 +194,15 @@ def _uniform_f32(w: np.uint32, lo: np.float32, scale: np.float32) -> np.float32:
 def _uniform_f16(w: np.uint32, lo: float, scale: float, fused: bool) -> float:
     """``max(lo, fma16(f, scale, lo))``, ``f = ((w & 0xFFFF) >> 6) 2^-10``: the float64 sum is exact
     (``f`` has 10 bits, ``scale`` 11, every term is a multiple of 2^-34 below 2^17), so one rounding to
-    float16 is the float16 FMA. Not ``fused`` (XLA on a CPU without AVX512-FP16): ``rnd16(rnd16(f * scale) + lo)``."""
+    float16 is the float16 FMA. Not ``fused`` (XLA on a CPU without AVX512-FP16): ``rnd16(rnd16(f * scale) + lo)``,
+    and a NaN (``0 * inf`` when the range overflows float16) is positive there (0x7E00, not x86's 0xFE00)."""
     f = float((w & np.uint32(0xFFFF)) >> np.uint32(6)) * (2.0**-10)
-    u = round_f16(f * scale + lo) if fused else round_f16(round_f16(f * scale) + lo)
+    if fused:
+        u = round_f16(f * scale + lo)
+    else:
+        u = round_f16(round_f16(f * scale) + lo)
+        if u != u:
+            u = abs(u)
     return _max64(lo, u)
 
 
@@ -477,7 +486,7 @@ def _run(
     params: tuple[float, ...],
     out: np.ndarray,
     as_bits: bool,
-    float16_fma: bool = True,
+    float16_fma: bool = False,
 ) -> None:
     k0, k1 = _key(k)
     target = out.view(np.uint16) if as_bits else out
@@ -497,13 +506,13 @@ def uniform(
     stop: int,
     out: np.ndarray,
     *,
-    float16_fma: bool = True,
+    float16_fma: bool = False,
 ) -> None:
     """Flat elements ``[start, stop)`` of ``jax.random.uniform(key, shape, dtype, minval, maxval)`` into ``out``.
 
-    ``float16_fma=False``: float16 as XLA computes it on a CPU without AVX512-FP16 (product and sum each
-    rounded to float16, no FMA); it changes nothing for float32/bfloat16 or when ``maxval - minval`` is a power
-    of two."""
+    ``float16_fma=True``: float16 as XLA computes it on a CPU with AVX512-FP16 (one float16 FMA instead of a
+    product and a sum each rounded to float16); it changes nothing for float32/bfloat16 or when
+    ``maxval - minval`` is a power of two."""
     kind, as_bits = _check(dtype, shape, start, stop, out)
     _run("uniform", kind, k, start, _uniform_params(minval, maxval, kind), out, as_bits, float16_fma)
 
@@ -524,11 +533,11 @@ def truncated_normal(
     stop: int,
     out: np.ndarray,
     *,
-    float16_fma: bool = True,
+    float16_fma: bool = False,
 ) -> None:
     """Flat elements ``[start, stop)`` of ``jax.random.truncated_normal(key, lower, upper, shape, dtype)``.
 
-    ``float16_fma=False``: float16 as XLA computes it on a CPU without AVX512-FP16 (see :func:`uniform`)."""
+    ``float16_fma=True``: float16 as XLA computes it on a CPU with AVX512-FP16 (see :func:`uniform`)."""
     kind, as_bits = _check(dtype, shape, start, stop, out)
     params = _truncated_params(lower, upper, kind)
     if params is None:
