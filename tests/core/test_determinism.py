@@ -198,17 +198,18 @@ GOLDEN: list[tuple[Request, int, str]] = [
         1,
         "39a3b1d425fb05b6729375ad99ae8bb11c76ff3e2c93f742609d8caee4b9f55a",
     ),
-    # Orthogonal shapes are kept small: LAPACK's QR (run on one BLAS thread, see
-    # test_orthogonal_does_not_depend_on_blas_threads) may still round differently with another CPU kernel.
+    # Orthogonal shapes are kept small, and their values hashed rounded to 10 decimal places: LAPACK's QR (run on
+    # one BLAS thread, see test_orthogonal_does_not_depend_on_blas_threads) rounds its last bits as the CPU's
+    # kernel does (float64 differed between an AVX-512 Intel and an AMD Zen 3 machine).
     (
         ("orthogonal-keras-f32", (3, 3, 16, 32), "orthogonal", {}, "keras", "float32"),
         3,
-        "7fd01ec0c9efc41909550c3e6b604eb6e0f05ec830f03ff0815582c040f76322",
+        "8e13dbf1699eb12c39396d0da7564336c0240ac7210d0b8b0d5b0b54ba35bec9",
     ),
     (
         ("orthogonal-torch-gain-f64", (24, 8, 3), "orthogonal", {"gain": 2.0}, "torch", "float64"),
         4,
-        "8d8d3d86b9b0d93cbf1c1973156b31db875cc05cd56878db5643f8739e30332f",
+        "6ae096ad708f30623ac49bdd50673045276d5f08b3dcfaa0583673f44d509297",
     ),
     (
         ("tn-tail-f32", (1000,), "truncated_normal", {"low": 3.0, "high": 50.0}, "keras", "float32"),
@@ -283,7 +284,12 @@ def test_golden_hashes(make: MakeFn, request_: Request, seed: int, expected: str
     plan, gen = make(shape, scheme, params, layout=layout, dtype=dtype, seed=seed)
     assert gen.array.shape == shape
     assert gen.array.dtype == plan.numpy_dtype
-    assert digest(gen.array) == expected, "the stream changed: bump STREAM_VERSION in service/core/sources.py"
+    array = gen.array
+    if scheme == "orthogonal":
+        # LAPACK's QR rounds its last bits as the CPU's BLAS kernel does (OpenBLAS dispatches per CPU): the
+        # orthogonal hashes pin the values to 10 decimal places, far above that rounding, far below the stream's.
+        array = np.round(array.astype(np.float64), 10)
+    assert digest(array) == expected, "the stream changed: bump STREAM_VERSION in service/core/sources.py"
 
 
 # -- BLAS threads -------------------------------------------------------------------------------------------
