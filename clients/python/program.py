@@ -27,6 +27,7 @@ from initserve_client.models import (
     HeInit,
     Problem,
     StatsAnswer,
+    StatsRequest,
     TensorAnswer,
     TensorRequest,
     VarianceScalingInit,
@@ -79,7 +80,7 @@ def main(base_url: str) -> None:
         check(abs(values.var() / empirical.variance - 1) <= 1e-9, f"variance {values.var()} vs {empirical.variance}")
         z = answer.stats.variance_z
         check(isinstance(z, float) and abs(z) < 6, f"variance_z {z}")
-        stats = create_tensor_stats.sync(client=client, body=request)
+        stats = create_tensor_stats.sync(client=client, body=StatsRequest.from_dict(request.to_dict()))
         check(isinstance(stats, StatsAnswer) and stats.stats.to_dict() == answer.stats.to_dict(), "stats operation")
 
         # Aliases are echoed canonical; the catalogue lists every scheme.
