@@ -25,66 +25,73 @@ How JAX 0.10.2 uses it with ``jax_threefry_partitionable`` on (its default, ``ja
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, prange
+from llvmlite import ir
+from numba import njit, types
+from numba.extending import intrinsic
 
 __all__ = ["bits32", "bits32_fill", "hash_pair", "threefry2x32"]
 
 _C240 = 0x1BD11BDA
 
 
-@njit(cache=True, inline="always")
-def _rotl(x: np.uint32, r: int) -> np.uint32:
-    return np.uint32((x << np.uint32(r)) | (x >> np.uint32(32 - r)))
+_ROTATIONS = ((13, 15, 26, 6), (17, 29, 16, 24))
 
 
-@njit(cache=True, inline="always")
-def _rounds(x0: np.uint32, x1: np.uint32, r0: int, r1: int, r2: int, r3: int) -> tuple[np.uint32, np.uint32]:
-    x0 = np.uint32(x0 + x1)
-    x1 = np.uint32(_rotl(x1, r0) ^ x0)
-    x0 = np.uint32(x0 + x1)
-    x1 = np.uint32(_rotl(x1, r1) ^ x0)
-    x0 = np.uint32(x0 + x1)
-    x1 = np.uint32(_rotl(x1, r2) ^ x0)
-    x0 = np.uint32(x0 + x1)
-    x1 = np.uint32(_rotl(x1, r3) ^ x0)
+def _emit_threefry(builder: ir.IRBuilder, k0: ir.Value, k1: ir.Value, x0: ir.Value, x1: ir.Value) -> tuple:
+    """The LLVM IR of Threefry-2x32-20 (the rounds above) on four ``i32`` values: the two output words."""
+    i32 = ir.IntType(32)
+    keys = (k0, k1, builder.xor(builder.xor(k0, k1), ir.Constant(i32, _C240)))
+    x0 = builder.add(x0, k0)
+    x1 = builder.add(x1, k1)
+    for i in range(5):
+        for r in _ROTATIONS[i % 2]:
+            x0 = builder.add(x0, x1)
+            rotated = builder.or_(builder.shl(x1, ir.Constant(i32, r)), builder.lshr(x1, ir.Constant(i32, 32 - r)))
+            x1 = builder.xor(rotated, x0)
+        x0 = builder.add(x0, keys[(i + 1) % 3])
+        x1 = builder.add(builder.add(x1, keys[(i + 2) % 3]), ir.Constant(i32, i + 1))
     return x0, x1
 
 
-@njit(cache=True, inline="always")
-def threefry2x32(k0: np.uint32, k1: np.uint32, x0: np.uint32, x1: np.uint32) -> tuple[np.uint32, np.uint32]:
-    """Threefry-2x32-20 of the counter ``(x0, x1)`` under the key ``(k0, k1)``: the two output words."""
-    k2 = np.uint32(k0 ^ k1 ^ np.uint32(_C240))
-    x0 = np.uint32(x0 + k0)
-    x1 = np.uint32(x1 + k1)
-    x0, x1 = _rounds(x0, x1, 13, 15, 26, 6)
-    x0 = np.uint32(x0 + k1)
-    x1 = np.uint32(x1 + k2 + np.uint32(1))
-    x0, x1 = _rounds(x0, x1, 17, 29, 16, 24)
-    x0 = np.uint32(x0 + k2)
-    x1 = np.uint32(x1 + k0 + np.uint32(2))
-    x0, x1 = _rounds(x0, x1, 13, 15, 26, 6)
-    x0 = np.uint32(x0 + k0)
-    x1 = np.uint32(x1 + k1 + np.uint32(3))
-    x0, x1 = _rounds(x0, x1, 17, 29, 16, 24)
-    x0 = np.uint32(x0 + k1)
-    x1 = np.uint32(x1 + k2 + np.uint32(4))
-    x0, x1 = _rounds(x0, x1, 13, 15, 26, 6)
-    x0 = np.uint32(x0 + k2)
-    x1 = np.uint32(x1 + k0 + np.uint32(5))
-    return x0, x1
+def _uint32_words(*words: types.Type) -> bool:
+    return all(w == types.uint32 for w in words)
 
 
-@njit(cache=True, inline="always")
-def bits32(k0: np.uint32, k1: np.uint32, i: np.uint64) -> np.uint32:
-    """JAX's 32 random bits of flat element ``i`` (partitionable threefry): ``y0 ^ y1`` of ``(hi32(i), lo32(i))``."""
-    y0, y1 = threefry2x32(k0, k1, np.uint32(i >> np.uint64(32)), np.uint32(i & np.uint64(0xFFFFFFFF)))
-    return np.uint32(y0 ^ y1)
+@intrinsic
+def threefry2x32(typingctx, k0, k1, x0, x1):  # type: ignore[no-untyped-def]
+    """Threefry-2x32-20 of the counter ``(x0, x1)`` under the key ``(k0, k1)`` (four ``uint32``): the two
+    output words. Emitted as LLVM IR in the calling kernel (numba types one call, not 26 nested ones)."""
+    if not _uint32_words(k0, k1, x0, x1):
+        return None
+    pair = types.UniTuple(types.uint32, 2)
+
+    def codegen(context, builder, signature, args):  # type: ignore[no-untyped-def]
+        return context.make_tuple(builder, pair, _emit_threefry(builder, *args))
+
+    return pair(k0, k1, x0, x1), codegen
 
 
-@njit(cache=True, parallel=True)
+@intrinsic
+def bits32(typingctx, k0, k1, i):  # type: ignore[no-untyped-def]
+    """JAX's 32 random bits of flat element ``i`` (a ``uint64``; partitionable threefry): ``y0 ^ y1`` of the
+    counter ``(hi32(i), lo32(i))``."""
+    if not (_uint32_words(k0, k1) and i == types.uint64):
+        return None
+
+    def codegen(context, builder, signature, args):  # type: ignore[no-untyped-def]
+        k0, k1, i = args
+        i32 = ir.IntType(32)
+        hi = builder.trunc(builder.lshr(i, ir.Constant(ir.IntType(64), 32)), i32)
+        y0, y1 = _emit_threefry(builder, k0, k1, hi, builder.trunc(i, i32))
+        return builder.xor(y0, y1)
+
+    return types.uint32(k0, k1, i), codegen
+
+
+@njit(cache=True, nogil=True)
 def bits32_fill(k0: np.uint32, k1: np.uint32, start: int, out: np.ndarray) -> None:
     """``out[j] = bits32(k0, k1, start + j)``: elements ``[start, start + len(out))`` of ``jax.random.bits``."""
-    for j in prange(out.shape[0]):
+    for j in range(out.shape[0]):
         out[j] = bits32(k0, k1, np.uint64(start + j))
 
 
