@@ -78,7 +78,7 @@ def running_server(
     env: Mapping[str, str] | None = None,
     *,
     via_cli: bool = False,
-    startup_timeout: float = 30.0,
+    startup_timeout: float = 120.0,
     graceful: bool = True,
 ) -> Iterator[str]:
     """``server_process`` without the process: yields the base URL."""
@@ -91,7 +91,7 @@ def server_process(
     env: Mapping[str, str] | None = None,
     *,
     via_cli: bool = False,
-    startup_timeout: float = 30.0,
+    startup_timeout: float = 120.0,
     graceful: bool = True,
     log_path: Path | None = None,
 ) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:

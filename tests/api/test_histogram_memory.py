@@ -1,17 +1,20 @@
 """A histogram of a 2^28-element tensor, within the memory bound of streaming it (issue 19).
 
-A real uvicorn server (2 generation threads), warmed by a small histogram, answers
+A real uvicorn server (2 generation threads, one for the module), warmed by a small histogram, answers
 ``POST /v1/tensors/stats`` with ``histogram`` for 16384 x 16384 float32 (1 GiB if it were held) and for
 2^28 bfloat16 (the widened float32 copy is one block's); a thread samples the server's RSS and the kernel's
 high-water mark catches peaks between samples. Bound: issue 4's for a 1 GiB ``.npy`` stream, the peak
 rises at most 64 MiB over the warm RSS (the tensor is made block by block, twice without a range: once
-for its extremes, once for the counts). The counts must sum to the element count. The seconds are
-printed (``-s``): a measurement, not an assertion.
+for its extremes, once for the counts). The counts must sum to the element count. The values are uniform
+on [-1, 1), the cheapest to draw: the bound is of the blocks, not of the values. The seconds are printed
+(``-s``): a measurement, not an assertion.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from typing import Any
 
 import httpx
 import pytest
@@ -25,12 +28,22 @@ BOUND = 64 * MiB
 SIDE = 1 << 14
 
 
+@pytest.fixture(scope="module")
+def server() -> Iterator[tuple[str, Any]]:
+    with server_process() as (base, process):
+        yield base, process
+
+
 @pytest.mark.parametrize(
-    ("dtype", "histogram"), [("float32", {"bins": 1024}), ("bfloat16", {"bins": 256, "range": [-0.05, 0.05]})]
+    ("dtype", "histogram"), [("float32", {"bins": 1024}), ("bfloat16", {"bins": 256, "range": [-0.5, 0.5]})]
 )
-def test_a_2_28_element_histogram_stays_within_the_streaming_bound(dtype: str, histogram: dict[str, object]) -> None:
-    body = {"shape": [SIDE, SIDE], "init": {"scheme": "he"}, "seed": 5, "dtype": dtype, "histogram": histogram}
-    with server_process() as (base, process), httpx.Client(base_url=base, timeout=600) as http:
+def test_a_2_28_element_histogram_stays_within_the_streaming_bound(
+    server: tuple[str, Any], dtype: str, histogram: dict[str, object]
+) -> None:
+    base, process = server
+    init = {"scheme": "uniform", "low": -1.0, "high": 1.0}
+    body = {"shape": [SIDE, SIDE], "init": init, "seed": 5, "dtype": dtype, "histogram": histogram}
+    with httpx.Client(base_url=base, timeout=600) as http:
         warm = http.post("/v1/tensors/stats", json={**body, "shape": [2048, 2048]})
         assert warm.status_code == 200, warm.text
         before = rss_bytes(process.pid)
@@ -44,7 +57,7 @@ def test_a_2_28_element_histogram_stays_within_the_streaming_bound(dtype: str, h
     assert stats["empirical"]["count"] == SIDE * SIDE
     assert len(counts) == histogram["bins"] and len(stats["histogram"]["edges"]) == histogram["bins"] + 1
     if "range" in histogram:
-        assert 0 < sum(counts) < SIDE * SIDE  # he: std 0.011, some values beyond +-0.05
+        assert 0 < sum(counts) < SIDE * SIDE  # about half the values are beyond +-0.5
     else:
         assert sum(counts) == SIDE * SIDE
     rise = rss.peak - before
