@@ -16,11 +16,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-import ml_dtypes
 import numpy as np
 
 from service.core.distributions import Moments
-from service.core.dtypes import DTYPES, INTEGER_DTYPES, numpy_dtype, sampling_dtype
+from service.core.dtypes import DTYPES, INTEGER_DTYPES, largest_finite, numpy_dtype, sampling_dtype
 from service.core.errors import LayoutError, ParameterError, ShapeError, TooLargeError
 from service.core.fans import LAYOUTS, FanAxes, Fans, Layout, compute_fans
 from service.core.schemes import SCHEMES, Context, Init
@@ -343,7 +342,7 @@ def largest_value(dtype: str) -> float:
         return MAX_INTEGER_VALUE
     if dtype == "float64":
         return MAX_FLOAT64_VALUE
-    return min(float(ml_dtypes.finfo(numpy_dtype(dtype)).max), float(np.finfo(sampling_dtype(dtype)).max) / 2)
+    return min(largest_finite(dtype), float(np.finfo(sampling_dtype(dtype)).max) / 2)
 
 
 def check_range(moments: Moments, reach: float | None, dtype: str) -> None:

@@ -17,10 +17,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import ml_dtypes
 import numpy as np
 
-from service.core.dtypes import numpy_dtype
+from service.core.dtypes import largest_finite, numpy_dtype
 from service.core.errors import ParameterError
 from service.core.fans import Fans
 from service.core.plan import TensorSpec
@@ -61,7 +60,7 @@ def check_drawable(call: TorchCall, dtype: str) -> None:
             "dtype",
         )
     if call.kind == "constant" and dtype in ("float16", "bfloat16", "float32"):
-        largest = float(ml_dtypes.finfo(numpy_dtype(dtype)).max)
+        largest = largest_finite(dtype)
         if abs(call.value) > largest:
             raise ParameterError(
                 f"the fill value {call.value!r} cannot be converted to {dtype} without overflow (PyTorch's fill_ "
