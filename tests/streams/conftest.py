@@ -33,22 +33,33 @@ def _whole(fn: str, k: Key, shape: tuple[int, ...], dtype: str, a: float, b: flo
     return np.asarray(values).reshape(-1)
 
 
+@lru_cache(maxsize=4096)
+def _key(seed: int) -> Key:
+    import jax
+
+    data = np.asarray(jax.random.key_data(jax.random.key(seed)))
+    return int(data[0]), int(data[1])
+
+
+@lru_cache(maxsize=4096)
+def _fold_in(k: Key, data: int) -> Key:
+    import jax
+
+    out = np.asarray(jax.random.key_data(jax.random.fold_in(_jkey(k), np.uint32(data))))
+    return int(out[0]), int(out[1])
+
+
 class JaxRandom:
-    """The ``service.core.streams.jax.random`` API computed with ``jax.random`` (whole, then sliced)."""
+    """The ``service.core.streams.jax.random`` API computed with ``jax.random`` (whole, then sliced; keys are
+    plain ints, so each key ``jax.random`` makes is asked for once per session)."""
 
     @staticmethod
     def key(seed: int) -> Key:
-        import jax
-
-        data = np.asarray(jax.random.key_data(jax.random.key(seed)))
-        return int(data[0]), int(data[1])
+        return _key(seed)
 
     @staticmethod
     def fold_in(k: Key, data: int) -> Key:
-        import jax
-
-        out = np.asarray(jax.random.key_data(jax.random.fold_in(_jkey(k), np.uint32(data))))
-        return int(out[0]), int(out[1])
+        return _fold_in(tuple(k), data)  # type: ignore[arg-type]
 
     @staticmethod
     def uniform(k: Key, shape: Any, dtype: str, minval: float, maxval: float, start: int, stop: int, out: Any) -> None:
