@@ -1,4 +1,5 @@
-"""Over a real socket: uvicorn in a subprocess, answers compared bit for bit with the in-process app."""
+"""Over a real socket: ``initserve serve`` in a subprocess (one for the module), answers compared bit for
+bit with the in-process app."""
 
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ BUFFERED_NPY_BYTES = 64 << 10
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[str]:
-    with running_server({"INITSERVE_BUFFERED_NPY_BYTES": str(BUFFERED_NPY_BYTES)}) as base:
+    with running_server({"INITSERVE_BUFFERED_NPY_BYTES": str(BUFFERED_NPY_BYTES)}, via_cli=True) as base:
         yield base
 
 
@@ -129,12 +130,12 @@ def test_405_and_404_over_the_socket(http: httpx.Client) -> None:
     assert http.get("/v2").status_code == 404
 
 
-def test_cli_serves_the_same_bytes() -> None:
-    """``initserve serve`` (``python -m service serve``) configured by INITSERVE_* variables."""
+def test_cli_serves_the_same_bytes(server: str) -> None:
+    """``initserve serve`` (``python -m service serve``, the module's server) configured by INITSERVE_*
+    variables."""
     request = tensor_request([64, 32], init={"scheme": "lecun"}, seed=3)
-    with running_server(via_cli=True) as base:
-        remote = httpx.post(f"{base}/v1/tensors/npy", json=request, timeout=30.0)
-        ready = httpx.get(f"{base}/readyz", timeout=5.0)
+    remote = httpx.post(f"{server}/v1/tensors/npy", json=request, timeout=30.0)
+    ready = httpx.get(f"{server}/readyz", timeout=5.0)
     with app_client() as local:
         expected = local.post("/v1/tensors/npy", json=request)
     assert ready.status_code == 200
