@@ -22,7 +22,9 @@ sees the 32 x 32 -> 64-bit products it vectorizes (``vpmuludq``).
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+from llvmlite import ir
+from numba import njit, types
+from numba.extending import intrinsic
 
 __all__ = ["M0", "M1", "W0", "W1", "philox4x32", "philox4x32_words"]
 
@@ -31,42 +33,41 @@ M1 = 0xCD9E8D57
 W0 = 0x9E3779B9
 W1 = 0xBB67AE85
 
-_MASK = np.uint64(0xFFFFFFFF)
-_M0 = np.uint64(M0)
-_M1 = np.uint64(M1)
-_W0 = np.uint64(W0)
-_W1 = np.uint64(W1)
-_S32 = np.uint64(32)
+
+def _emit_philox(builder: ir.IRBuilder, words: list[ir.Value]) -> list[ir.Value]:
+    """The LLVM IR of Philox4x32-10 (the rounds above) on ``k0, k1, c0, c1, c2, c3`` as ``i64`` values (each
+    masked to 32 bits first): the four output words."""
+    i64 = ir.IntType(64)
+    mask = ir.Constant(i64, 0xFFFFFFFF)
+    k0, k1, c0, c1, c2, c3 = (builder.and_(w, mask) for w in words)
+    for r in range(10):
+        if r:
+            k0 = builder.and_(builder.add(k0, ir.Constant(i64, W0)), mask)
+            k1 = builder.and_(builder.add(k1, ir.Constant(i64, W1)), mask)
+        p0 = builder.mul(ir.Constant(i64, M0), c0)
+        p1 = builder.mul(ir.Constant(i64, M1), c2)
+        c0, c1, c2, c3 = (
+            builder.xor(builder.xor(builder.lshr(p1, ir.Constant(i64, 32)), c1), k0),
+            builder.and_(p1, mask),
+            builder.xor(builder.xor(builder.lshr(p0, ir.Constant(i64, 32)), c3), k1),
+            builder.and_(p0, mask),
+        )
+    return [c0, c1, c2, c3]
 
 
-@njit(cache=True, inline="always")
-def _round(
-    c0: np.uint64, c1: np.uint64, c2: np.uint64, c3: np.uint64, k0: np.uint64, k1: np.uint64
-) -> tuple[np.uint64, np.uint64, np.uint64, np.uint64]:
-    p0 = _M0 * c0
-    p1 = _M1 * c2
-    return (
-        (p1 >> _S32) ^ c1 ^ k0,
-        p1 & _MASK,
-        (p0 >> _S32) ^ c3 ^ k1,
-        p0 & _MASK,
-    )
+@intrinsic
+def philox4x32(typingctx, k0, k1, c0, c1, c2, c3):  # type: ignore[no-untyped-def]
+    """Philox4x32-10 of the counter ``(c0, c1, c2, c3)`` under the key ``(k0, k1)`` (six ``uint64``, each a
+    value below ``2^32``): the four output words, each below ``2^32``. Emitted as LLVM IR in the calling kernel
+    (numba types one call, not an inlined function with a loop of inlined rounds)."""
+    if not all(w == types.uint64 for w in (k0, k1, c0, c1, c2, c3)):
+        return None
+    quad = types.UniTuple(types.uint64, 4)
 
+    def codegen(context, builder, signature, args):  # type: ignore[no-untyped-def]
+        return context.make_tuple(builder, quad, _emit_philox(builder, list(args)))
 
-@njit(cache=True, inline="always")
-def philox4x32(
-    k0: np.uint64, k1: np.uint64, c0: np.uint64, c1: np.uint64, c2: np.uint64, c3: np.uint64
-) -> tuple[np.uint64, np.uint64, np.uint64, np.uint64]:
-    """Philox4x32-10 of the counter ``(c0, c1, c2, c3)`` under the key ``(k0, k1)`` (each a value below
-    ``2^32``): the four output words, each below ``2^32``."""
-    k0 = k0 & _MASK
-    k1 = k1 & _MASK
-    c0, c1, c2, c3 = _round(c0 & _MASK, c1 & _MASK, c2 & _MASK, c3 & _MASK, k0, k1)
-    for _ in range(9):
-        k0 = (k0 + _W0) & _MASK
-        k1 = (k1 + _W1) & _MASK
-        c0, c1, c2, c3 = _round(c0, c1, c2, c3, k0, k1)
-    return c0, c1, c2, c3
+    return quad(k0, k1, c0, c1, c2, c3), codegen
 
 
 @njit(cache=True)

@@ -59,8 +59,8 @@ def _torch_randperm() -> None:
 
 #: (cold-compile CPU-seconds, step): the default stream's first, then the jax, keras and flax streams', then torch's.
 STEPS: tuple[tuple[float, Callable[[], None]], ...] = (
-    (16.6, lambda: _initserve2("float32")),
-    (9.4, lambda: _initserve2("float64")),
+    (11.6, lambda: _initserve2("float32")),
+    (7.1, lambda: _initserve2("float64")),
     (7.7, lambda: _jax("float32")),
     (8.9, lambda: _jax("float16")),
     (12.2, lambda: _jax("bfloat16")),
