@@ -23,7 +23,7 @@ from numba import njit  # noqa: E402
 
 from service.core.streams.jax import random as jr  # noqa: E402
 
-pytestmark = pytest.mark.jax
+pytestmark = [pytest.mark.jax, pytest.mark.usefixtures("jax_compilation_cache")]
 
 SEEDS = (0, 1, 42, 2**31 + 7, 2**32 + 5)
 SHAPES = ((1,), (7,), (3, 5), (256, 784), (3, 3, 64, 128))
@@ -235,25 +235,37 @@ _SHIFT = {"float32": 9, "float16": 6, "bfloat16": 1}
 _COUNT = {"float32": 1 << 23, "float16": 1 << 10, "bfloat16": 1 << 7}
 
 
+# One kernel per dtype: each test compiles the three samplers of its own dtype only (one kernel inlining all nine
+# took most of the module's time to compile on a fresh clone).
 @njit(cache=True)
-def _from_words(dist: int, kind: int, shift: int, p: np.ndarray, out: np.ndarray) -> None:
+def _from_words_f32(dist: int, shift: int, p: np.ndarray, out: np.ndarray) -> None:
     for i in range(out.shape[0]):
         w = np.uint32(i << shift)
-        if kind == 0:
-            if dist == 0:
-                out[i] = jr._uniform_f32(w, np.float32(p[0]), np.float32(p[1]))
-            elif dist == 1:
-                out[i] = jr._normal_f32(w)
-            else:
-                out[i] = jr._truncated_f32(w, np.float32(p[0]), np.float32(p[1]), np.float32(p[2]), np.float32(p[3]))
-        elif kind == 1:
-            if dist == 0:
-                out[i] = jr._uniform_f16(w, p[0], p[1], False)
-            elif dist == 1:
-                out[i] = jr._normal_f16(w)
-            else:
-                out[i] = jr._truncated_f16(w, p[0], p[1], p[2], p[3], False)
-        elif dist == 0:
+        if dist == 0:
+            out[i] = jr._uniform_f32(w, np.float32(p[0]), np.float32(p[1]))
+        elif dist == 1:
+            out[i] = jr._normal_f32(w)
+        else:
+            out[i] = jr._truncated_f32(w, np.float32(p[0]), np.float32(p[1]), np.float32(p[2]), np.float32(p[3]))
+
+
+@njit(cache=True)
+def _from_words_f16(dist: int, shift: int, p: np.ndarray, out: np.ndarray) -> None:
+    for i in range(out.shape[0]):
+        w = np.uint32(i << shift)
+        if dist == 0:
+            out[i] = jr._uniform_f16(w, p[0], p[1], False)
+        elif dist == 1:
+            out[i] = jr._normal_f16(w)
+        else:
+            out[i] = jr._truncated_f16(w, p[0], p[1], p[2], p[3], False)
+
+
+@njit(cache=True)
+def _from_words_bf16(dist: int, shift: int, p: np.ndarray, out: np.ndarray) -> None:
+    for i in range(out.shape[0]):
+        w = np.uint32(i << shift)
+        if dist == 0:
             out[i] = jr._uniform_bf16(w, np.float32(p[0]), np.float32(p[1]))
         elif dist == 1:
             out[i] = jr._normal_bf16(w)
@@ -261,10 +273,13 @@ def _from_words(dist: int, kind: int, shift: int, p: np.ndarray, out: np.ndarray
             out[i] = jr._truncated_bf16(w, np.float32(p[0]), np.float32(p[1]), np.float32(p[2]), np.float32(p[3]))
 
 
+_FROM_WORDS = {"float32": _from_words_f32, "float16": _from_words_f16, "bfloat16": _from_words_bf16}
+
+
 def _mine(dist: int, dtype: str, params: tuple[float, ...]) -> np.ndarray:
     wide = np.empty(_COUNT[dtype], dtype=np.float32)
     p = np.array([*params, 0.0, 0.0, 0.0, 0.0][:4], dtype=np.float64)
-    _from_words(dist, jr._KIND[dtype], _SHIFT[dtype], p, wide)
+    _FROM_WORDS[dtype](dist, _SHIFT[dtype], p, wide)
     return wide.astype(jr.DTYPES[dtype])
 
 
