@@ -273,8 +273,9 @@ def _warm_streams() -> None:
     warm()
 
 
-def runtime(request: Request) -> Runtime:
-    """The app's runtime (FastAPI dependency)."""
+async def runtime(request: Request) -> Runtime:
+    """The app's runtime (FastAPI dependency; ``async``: FastAPI runs a plain function on a worker thread,
+    a hop to it and back per request)."""
     return request.app.state.runtime
 
 

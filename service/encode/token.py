@@ -72,10 +72,24 @@ def _check(kind: Kind, json: bytes) -> bytes:
     return hashlib.blake2b(json, digest_size=8, person=b"initserve/" + kind.encode()).digest()[:CHECK_BYTES]
 
 
+#: Canonical JSON up to this many bytes is deflated with zlib's memLevel 8, longer JSON with memLevel 9 (the
+#: format's first encoder). The streams are the same: memLevel sizes the match finder's hash table (2^15
+#: against 2^16 buckets: both chains hold every earlier occurrence of a 3-byte string, the extra entries are
+#: rejected by comparing bytes, so the same match is found while a chain stays under level 9's 1024-4096
+#: links) and the symbol buffer (2^14 - 1 against 2^15 - 1 symbols per block: equal below 2^14 bytes of
+#: input). Were a pathological repetitive JSON to exceed those chains, its token would be another valid
+#: spelling of the same JSON (any DEFLATE stream decodes; a GET checks the JSON, not the spelling). memLevel 9
+#: costs ~4x more per new request: its tables cross glibc's mmap threshold, so each token paid fresh pages
+#: (~190 us against ~44 us for ``zlib.compressobj`` measured under load; tokens are not cached for a new seed).
+SMALL_JSON_BYTES: Final[int] = (1 << 14) - 1
+
+
 @functools.lru_cache(maxsize=1024)  # a service answers the same few requests again and again
 def encode(kind: Kind, json: bytes) -> str:
     """The token of a canonical request's JSON (``canonical_json``)."""
-    deflate = zlib.compressobj(9, zlib.DEFLATED, -15, 9, zlib.Z_DEFAULT_STRATEGY, DICTIONARY)
+    deflate = zlib.compressobj(
+        9, zlib.DEFLATED, -15, 8 if len(json) <= SMALL_JSON_BYTES else 9, zlib.Z_DEFAULT_STRATEGY, DICTIONARY
+    )
     packed = deflate.compress(json) + deflate.flush()
     return VERSION + _b64(packed + _check(kind, json))
 

@@ -376,6 +376,37 @@ def test_tokens_round_trip_and_checksums() -> None:
         tokens.decode("tensor", flipped)
 
 
+def test_tokens_deflated_at_mem_level_8_are_the_first_encoders_streams() -> None:
+    """``tokens.encode`` deflates JSON up to ``SMALL_JSON_BYTES`` with zlib's memLevel 8 (cheaper), which must
+    write the stream memLevel 9 wrote: checked on random tensor and model requests up to that size."""
+    import zlib
+
+    def deflate(json: bytes, mem_level: int) -> bytes:
+        packer = zlib.compressobj(9, zlib.DEFLATED, -15, mem_level, zlib.Z_DEFAULT_STRATEGY, tokens.DICTIONARY)
+        return packer.compress(json) + packer.flush()
+
+    rng = random.Random(15)
+    schemes = ["he", "glorot", "lecun", "orthogonal", "torch.kaiming_normal_", "keras.GlorotUniform", "jax.he_normal"]
+    for index in range(300):
+        tensor = {
+            "dtype": rng.choice(["float32", "float64", "bfloat16"]),
+            "init": {"scheme": rng.choice(schemes), "mode": rng.choice(["fan_in", "fan_avg"]), "gain": rng.random()},
+            "layout": rng.choice(["torch", "keras", "jax"]),
+            "seed": rng.randrange(2**53),
+            "shape": [rng.randrange(1, 5000) for _ in range(rng.randrange(1, 5))],
+            "stream": rng.choice(["initserve-2", "initserve-1", "torch"]),
+        }
+        names = ("".join(rng.choice("ab._0123") for _ in range(rng.randrange(1, 30))) for _ in itertools.count())
+        request = (
+            {"entries": [{**tensor, "name": next(names)} for _ in range(rng.randrange(1, 90))]} if index % 2 else tensor
+        )
+        json = canonical_json(request)[: tokens.SMALL_JSON_BYTES]
+        assert deflate(json, 8) == deflate(json, 9), json[:80]
+        assert tokens.encode("tensor", json) == tokens.VERSION + tokens._b64(
+            deflate(json, 9) + tokens._check("tensor", json)
+        )
+
+
 def test_every_initializer_and_preset_has_a_url_that_answers(client: TestClient) -> None:
     """The canonical form is a fixed point for every framework-named initializer (and alias) and every
     preset configuration of the preset tests: the POST's URL decodes, resolves and answers the same bytes
