@@ -2,7 +2,8 @@
 
 From openapi/openapi.json, the Python client (openapi-python-client) and the TypeScript types
 (openapi-typescript, used through openapi-fetch) are generated into build/clients/ (build
-artefacts, never committed), type-checked (mypy --strict, tsc --noEmit), and their programs
+artefacts, never committed), type-checked (mypy --strict; tsc with the repository's tsconfig.json, in
+one run with the explorer's TypeScript snippet: tests/explorer/typescript.py), and their programs
 (clients/python/program.py, clients/ts/program.ts) and every example in examples/ run against a
 real uvicorn on a free 127.0.0.1 port.
 
@@ -25,14 +26,13 @@ from pathlib import Path
 
 import httpx
 import pytest
+from explorer.typescript import TYPES, Build, build
 
 pytestmark = pytest.mark.slow
 
 REPO = Path(__file__).resolve().parents[2]
 BUILD = REPO / "build" / "clients"
 PYTHON_CLIENT = BUILD / "python"  # the package is PYTHON_CLIENT / "initserve_client"
-TS_TYPES = BUILD / "ts" / "initserve.d.ts"  # as package.json's "generate" script writes it
-TS_JS = BUILD / "ts" / "js"  # tsconfig.json's outDir
 NODE_BIN = REPO / "node_modules" / ".bin"
 IN_CI = os.environ.get("CI") == "true"
 TIMEOUT = 300
@@ -159,18 +159,9 @@ def node_modules() -> Path:
 
 
 @pytest.fixture(scope="module")
-def ts_types(node_modules: Path) -> Path:
-    TS_TYPES.unlink(missing_ok=True)
-    run(["node", "clients/ts/generate.mjs", "openapi/openapi.json", str(TS_TYPES)])
-    return TS_TYPES
-
-
-@pytest.fixture(scope="module")
-def ts_js(ts_types: Path) -> Path:
-    """The programs compiled to JavaScript; only emitted here: the type check is its own test."""
-    shutil.rmtree(TS_JS, ignore_errors=True)
-    run([str(NODE_BIN / "tsc"), "-p", "tsconfig.json", "--noCheck"])
-    return TS_JS
+def ts_build(node_modules: Path) -> Build:
+    """The types generated afresh (`npm run generate`), then one tsc: type check and emit (`npm run build`)."""
+    return build()
 
 
 def test_typescript_types_are_the_pinned_generators(node_modules: Path) -> None:
@@ -178,18 +169,21 @@ def test_typescript_types_are_the_pinned_generators(node_modules: Path) -> None:
     assert tsc.startswith("Version 5."), tsc  # openapi-typescript 7 needs the TypeScript 5 API (not 7)
 
 
-def test_typescript_binary_answer_is_a_blob(ts_types: Path) -> None:
-    text = ts_types.read_text()
+def test_typescript_binary_answer_is_a_blob(ts_build: Build) -> None:
+    text = TYPES.read_text()
     assert '"application/octet-stream": Blob;' in text
     assert '"application/problem+json": components["schemas"]["Problem"];' in text
 
 
-def test_typescript_program_and_example_type_check(ts_types: Path) -> None:
-    run([str(NODE_BIN / "tsc"), "--noEmit", "-p", "tsconfig.json"])
+def test_typescript_program_and_example_type_check(ts_build: Build) -> None:
+    tsc = ts_build.tsc
+    assert tsc.returncode == 0, f"tsc exited {tsc.returncode}:\n{tsc.stdout[-4000:]}\n{tsc.stderr}"
+    sources = [*REPO.glob("clients/ts/*.ts"), *REPO.glob("examples/*.ts")]  # tsconfig.json's "include"
+    assert sources and all(Build.js(source).exists() for source in sources), sources  # each one checked, emitted
 
 
-def test_typescript_program(server: str, ts_js: Path) -> None:
-    done = run(["node", str(ts_js / "clients" / "ts" / "program.js"), server])
+def test_typescript_program(server: str, ts_build: Build) -> None:
+    done = run(["node", str(ts_build.js(REPO / "clients" / "ts" / "program.ts")), server])
     assert "typescript client: ok" in done.stdout
 
 
@@ -223,8 +217,8 @@ def test_python_example(server: str, name: str) -> None:
     assert done.stdout.strip()
 
 
-def test_typescript_example(server: str, ts_js: Path) -> None:
-    done = run(["node", str(ts_js / "examples" / "typescript_client.js"), server])
+def test_typescript_example(server: str, ts_build: Build) -> None:
+    done = run(["node", str(ts_build.js(REPO / "examples" / "typescript_client.ts")), server])
     assert "variance" in done.stdout and "422" in done.stdout
 
 
