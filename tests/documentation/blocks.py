@@ -9,6 +9,7 @@ are the output of the runnable block before them. A block whose nearest non-blan
 
 from __future__ import annotations
 
+import ast
 import json
 import re
 from dataclasses import dataclass
@@ -55,6 +56,20 @@ class Block:
         """The optional frameworks this block imports (``import torch``, ``from safetensors.flax import ...``)."""
         found = re.findall(r"\b(?:import|from)\s+(?:[\w.]+\.)?(" + "|".join(FRAMEWORKS) + r")\b", self.text)
         return sorted(set(found))
+
+    def imports(self) -> list[str]:
+        """The modules a Python block imports (``import a.b`` and ``from a.b import c`` give ``a.b``), in order."""
+        try:
+            tree = ast.parse(self.text)
+        except SyntaxError:
+            return []
+        names: list[str] = []
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                names += [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+                names.append(node.module)
+        return list(dict.fromkeys(names))
 
 
 def pages() -> list[Path]:

@@ -4,9 +4,13 @@ One server for all blocks, started as the README starts it (``python -m service 
 the blocks' ``127.0.0.1:8000`` becomes its address. The blocks of a page run in order in one scratch
 directory (files a block writes are there for the next), which links every top-level entry of the repository
 (``openapi/``, ``clients/``, ``bench/``, ...) but ``build/``. Shell blocks run in ``bash -e -o pipefail`` with
-this Python's ``bin`` first on ``PATH`` (``python``, ``initserve``); Python blocks run in this Python;
+this Python's ``bin`` first on ``PATH`` (``python``, ``initserve``); Python blocks run in this Python as
+``python block.py`` runs them, each in a process of its own forked from one that imported the block's imports
+first (``forkserver.py``: a block costs its own work, not an interpreter start and imports of seconds);
 TypeScript blocks are type-checked and compiled with the repository's ``tsconfig.json`` options (NodeNext)
-next to the generated types (``./initserve.js``) and the NPY reader (``./npy.js``), then run with node. A
+next to the generated types (``./initserve.js``) and the NPY reader (``./npy.js``), then run with node; the
+declaration files themselves (``initserve.d.ts``, node's and the DOM's) are not checked again here
+(``skipLibCheck``): tests/clients checks the same generated file with those options. A
 ``text`` or ``json`` block must equal what the runnable block before it printed. A block that imports torch,
 JAX, Flax or Keras skips where that is not installed, as TypeScript blocks skip without node (in CI, where
 everything is installed, a missing tool fails).
@@ -17,7 +21,9 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import select
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -89,6 +95,53 @@ def server() -> Iterator[str]:
                 process.wait()
 
 
+class PythonRunner:
+    """``forkserver.py`` in this Python, with the blocks' environment: runs one Python block at a time."""
+
+    def __init__(self, env: dict[str, str]) -> None:
+        command = [sys.executable, str(Path(__file__).with_name("forkserver.py"))]
+        self.process = subprocess.Popen(
+            command, cwd=REPO, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, start_new_session=True
+        )
+
+    def run(self, script: Path, block: Block) -> subprocess.CompletedProcess[str]:
+        """``python script`` (in its directory); its exit status and what it printed."""
+        stdout, stderr = script.with_suffix(".stdout"), script.with_suffix(".stderr")
+        request = {"script": str(script), "stdout": str(stdout), "stderr": str(stderr), "imports": block.imports()}
+        assert self.process.stdin is not None and self.process.stdout is not None
+        self.process.stdin.write(json.dumps(request) + "\n")
+        self.process.stdin.flush()
+        ready, _, _ = select.select([self.process.stdout], [], [], TIMEOUT)
+        if not ready:
+            self.stop()
+            pytest.fail(f"{block.id} did not finish within {TIMEOUT} s")
+        line = self.process.stdout.readline()
+        assert line, f"the Python block runner exited {self.process.wait()}"
+        code = json.loads(line)["returncode"]
+        return subprocess.CompletedProcess(script.name, code, stdout.read_text(), stderr.read_text())
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGKILL)  # the runner and a block it is running
+        self.process.wait()
+
+
+@pytest.fixture(scope="module")
+def python_runner(server: str) -> Iterator[PythonRunner]:
+    runner = PythonRunner(_env(server))
+    try:
+        yield runner
+    finally:
+        assert runner.process.stdin is not None
+        runner.process.stdin.close()  # it exits at the end of its input
+        try:
+            runner.process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            runner.stop()
+        if runner.process.stdout is not None:
+            runner.process.stdout.close()
+
+
 @pytest.fixture(scope="module")
 def scratch(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("docs")
@@ -120,6 +173,10 @@ def _env(base: str) -> dict[str, str]:
 
 def _run(command: list[str], cwd: Path, env: dict[str, str], block: Block) -> str:
     done = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, timeout=TIMEOUT)
+    return _printed(done, block)
+
+
+def _printed(done: subprocess.CompletedProcess[str], block: Block) -> str:
     assert done.returncode == 0, (
         f"{block.id} exited {done.returncode}\n--- block\n{block.text}--- stdout\n{done.stdout[-3000:]}"
         f"\n--- stderr\n{done.stderr[-3000:]}"
@@ -127,7 +184,7 @@ def _run(command: list[str], cwd: Path, env: dict[str, str], block: Block) -> st
     return done.stdout
 
 
-TS_OPTIONS = {  # tsconfig.json's compiler options (NodeNext), for a project of its own
+TS_OPTIONS = {  # tsconfig.json's compiler options (NodeNext), for a project of its own, but skipLibCheck
     "target": "ES2022",
     "lib": ["ES2022", "DOM"],
     "module": "NodeNext",
@@ -136,7 +193,7 @@ TS_OPTIONS = {  # tsconfig.json's compiler options (NodeNext), for a project of 
     "strict": True,
     "noUncheckedIndexedAccess": True,
     "verbatimModuleSyntax": True,
-    "skipLibCheck": False,
+    "skipLibCheck": True,  # the declarations are checked by tests/clients (see the module docstring)
     "outDir": "js",
     "noEmitOnError": True,
 }
@@ -182,7 +239,7 @@ def _execute(block: Block, request: pytest.FixtureRequest, base: str, page: Page
     if block.kind == "python":
         script = page.workdir / f"block{block.index}.py"
         script.write_text(text)
-        return _run([sys.executable, script.name], page.workdir, env, block)
+        return _printed(request.getfixturevalue("python_runner").run(script, block), block)
     if block.kind == "ts":
         try:
             project = request.getfixturevalue("typescript")
@@ -235,3 +292,37 @@ def test_the_output_check_compares_what_was_printed() -> None:
     assert not matches('{"a": [1, 2.5]}', '{"a":[1,2.6]}')
     assert matches("x 1\n...\nz 3", "x 1\ny 2\ny 2\nz 3\n")
     assert not matches("x 1\nz 3", "x 1\ny 2\nz 3")
+
+
+PROBES = {
+    "probe.py": """\
+import os, sys, threading
+print(__name__, __file__, sys.argv, sys.path[0] == os.getcwd(), os.environ["INITSERVE_URL"], sys.stdin.read())
+threading.Thread(target=lambda: print("a thread's line")).start()
+os.write(2, b"stderr by its descriptor\\n")
+sys.exit(3)
+""",
+    "failing.py": "import json\n\n\ndef f():\n    json.loads('{')\n\n\nf()\n",
+}
+
+
+def test_a_python_block_runs_as_python_runs_it(python_runner: PythonRunner, scratch: Path, server: str) -> None:
+    """The forked runner gives a block what ``python block.py`` gives it: the same printed lines (its
+    ``__name__``, ``__file__``, ``argv``, ``sys.path[0]``, cwd, environment, empty stdin), the same exit status
+    and stderr (a traceback from the script's own frame)."""
+    place = scratch / "probe"
+    place.mkdir()
+    for name, text in PROBES.items():
+        script = place / name
+        script.write_text(text)
+        forked = python_runner.run(script, Block("probe.md", 0, 1, "python", text, None))
+        alone = subprocess.run(
+            [sys.executable, name], cwd=place, env=_env(server), stdin=subprocess.DEVNULL, capture_output=True
+        )
+        assert (forked.returncode, forked.stdout, forked.stderr) == (
+            alone.returncode,
+            alone.stdout.decode(),
+            alone.stderr.decode(),
+        )
+        assert forked.returncode in (1, 3) and forked.stderr
+    assert forked.stderr.startswith("Traceback") and "json.decoder.JSONDecodeError" in forked.stderr
