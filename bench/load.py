@@ -206,8 +206,12 @@ async def run(args: argparse.Namespace, base: str, pid: int | None) -> int:
     for kind in MIX:
         counts = ", ".join(f"{status}: {n}" for status, n in sorted(by_kind.get(kind.name, Counter()).items()))
         times = sorted(by_kind_latency[kind.name])
-        p99 = f"p50 {times[len(times) // 2] * 1000:7.1f} ms, p99 {times[int(0.99 * (len(times) - 1))] * 1000:7.1f} ms"
-        print(f"  {kind.name:20s} {counts or '-':24s} {p99 if times else ''}")
+        p99 = (
+            f"p50 {times[len(times) // 2] * 1000:7.1f} ms, p99 {times[int(0.99 * (len(times) - 1))] * 1000:7.1f} ms"
+            if times
+            else ""
+        )
+        print(f"  {kind.name:20s} {counts or '-':24s} {p99}")
     by_status = Counter()
     for (_, status), n in statuses.items():
         by_status[status] += n
