@@ -4,8 +4,15 @@ The build stage's ``RUN`` is executed as written in the Dockerfile, on a copy of
 build stage copies, with ``/tmp/wheels`` and ``/opt/venv`` moved under ``tmp_path``. Dependencies come
 from the package index (pip's own cache may serve them; the Dockerfile's ``PIP_NO_CACHE_DIR`` is
 dropped here only for speed). Then the runtime stage's ``CMD`` starts the service with the runtime
-stage's ``ENV`` (bound to 127.0.0.1 on a free port instead of 0.0.0.0:8000), the ``HEALTHCHECK``
-command runs as Docker would run it, a tensor comes over the socket, and SIGTERM stops the server.
+stage's ``ENV`` (bound to 127.0.0.1 on a free port instead of 0.0.0.0:8000, its ``/tmp/...`` paths under a
+directory of the module's: the container's tmpfs), the ``HEALTHCHECK`` command runs as Docker would run it, a
+tensor comes over the socket, and SIGTERM stops the server.
+
+numba's cache there (``NUMBA_CACHE_DIR``) starts with the kernels this checkout has compiled (tests/conftest.py
+compiles them before the workers start), copied where the installed copy of the sources looks for them
+(numba keys its cache by the source's directory and content): the service's start-up warm-up loads every
+kernel instead of compiling all of them again, on a background thread, in every server process of the
+module (seconds of CPU each, and a loaded 2-core machine's uvicorn worker can then miss its health ping).
 """
 
 from __future__ import annotations
@@ -84,10 +91,13 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _runtime_env(dockerfile, venv: Path, port: int, workers: int, home: Path) -> dict[str, str]:
+def _runtime_env(dockerfile, venv: Path, port: int, workers: int, home: Path, tmp: Path) -> dict[str, str]:
     env = _clean_env(HOME=str(home))
     for key, value in dockerfile.final.env().items():
-        env[key] = value.replace(VENV, str(venv)).replace("${PATH}", os.environ.get("PATH", ""))
+        if value.startswith("/tmp/"):  # the container's tmpfs
+            env[key] = f"{tmp}/{value.removeprefix('/tmp/')}"
+        else:
+            env[key] = value.replace(VENV, str(venv)).replace("${PATH}", os.environ.get("PATH", ""))
     env.update(INITSERVE_HOST="127.0.0.1", INITSERVE_PORT=str(port), INITSERVE_WORKERS=str(workers))
     return env
 
@@ -100,12 +110,40 @@ def _get(url: str, timeout: float = 2) -> tuple[int, bytes]:
         return e.code, e.read()
 
 
+def _kernel_cache(source: Path) -> Path:
+    """Where this process's numba keeps the compiled kernels of ``source`` (a module of this checkout)."""
+    from numba.core.caching import UserProvidedCacheLocator
+
+    if os.environ.get("NUMBA_CACHE_DIR"):
+        return Path(os.environ["NUMBA_CACHE_DIR"], UserProvidedCacheLocator.get_suitable_cache_subpath(str(source)))
+    return source.parent / "__pycache__"
+
+
+@pytest.fixture(scope="module")
+def container_tmp(installed: Path, dockerfile, repo_root: Path, tmp_path_factory) -> Path:
+    """The container's /tmp, numba's cache in it seeded with this checkout's compiled kernels (module docstring)."""
+    from numba.core.caching import UserProvidedCacheLocator
+
+    tmp = tmp_path_factory.mktemp("container-tmp")
+    numba_cache = Path(_runtime_env(dockerfile, installed, 0, 1, tmp / "home", tmp)["NUMBA_CACHE_DIR"])
+    (site,) = installed.glob("lib/python3*/site-packages")
+    for source in sorted((repo_root / "service").rglob("*.py")):
+        compiled = sorted(_kernel_cache(source).glob(f"{source.stem}.*.nb[ic]"))
+        if compiled:
+            copy = site / source.relative_to(repo_root)
+            target = numba_cache / UserProvidedCacheLocator.get_suitable_cache_subpath(str(copy))
+            target.mkdir(parents=True, exist_ok=True)
+            for path in compiled:
+                shutil.copy2(path, target / path.name)
+    return tmp
+
+
 def _files(root: Path) -> set[str]:
     return {str(p.relative_to(root)) for p in root.rglob("*")}
 
 
 @pytest.mark.parametrize("workers", [1, 2])
-def test_installed_service_serves_and_stops(installed, dockerfile, repo_root, tmp_path, workers):
+def test_installed_service_serves_and_stops(installed, container_tmp, dockerfile, repo_root, tmp_path, workers):
     venv = installed
     port = _free_port()
     base = f"http://127.0.0.1:{port}"
@@ -114,7 +152,7 @@ def test_installed_service_serves_and_stops(installed, dockerfile, repo_root, tm
     home = tmp_path / "home"  # in the image HOME is /nonexistent; here it must stay absent
     scratch = tmp_path / "tmp"  # TMPDIR too: with --read-only, the container's /tmp is read-only as well
     scratch.mkdir()
-    env = _runtime_env(dockerfile, venv, port, workers, home)
+    env = _runtime_env(dockerfile, venv, port, workers, home, container_tmp)
     env["TMPDIR"] = str(scratch)
 
     command = dockerfile.final.last("CMD").exec_form()
