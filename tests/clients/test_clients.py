@@ -26,14 +26,12 @@ from pathlib import Path
 
 import httpx
 import pytest
-from explorer.typescript import TYPES, Build, build
+from explorer.typescript import NODE_BIN, REPO, TYPES, Build, build
 
 pytestmark = pytest.mark.slow
 
-REPO = Path(__file__).resolve().parents[2]
 BUILD = REPO / "build" / "clients"
 PYTHON_CLIENT = BUILD / "python"  # the package is PYTHON_CLIENT / "initserve_client"
-NODE_BIN = REPO / "node_modules" / ".bin"
 IN_CI = os.environ.get("CI") == "true"
 TIMEOUT = 300
 
