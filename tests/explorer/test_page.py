@@ -156,7 +156,11 @@ def test_the_copied_curl_command_answers_the_same_statistics(watched: Watched) -
     ran = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=False)
     assert ran.returncode == 0 and ran.stdout.strip() == repr(answer["stats"]), (script, ran.stdout, ran.stderr)
     page.get_by_role("button", name="Copy curl").click()
-    page.wait_for_function("document.getElementById('copy-status').textContent !== ''")
+    # a locator assertion, not wait_for_function("..."): a string predicate is polled through eval, which the
+    # page's Content-Security-Policy refuses (a console error, and a failure when the first check is early)
+    from playwright.sync_api import expect  # the package is checked by conftest's fixtures
+
+    expect(page.locator("#copy-status")).not_to_have_text("")
 
 
 def test_an_invalid_shape_shows_the_apis_message_beside_the_shape(watched: Watched) -> None:
@@ -281,7 +285,9 @@ def test_a_service_with_api_keys(browser_context: Any) -> None:
         page.on("console", lambda m: watched.errors.append(m.text) if m.type == "error" else None)
         try:
             page.goto(base + "/")
-            page.wait_for_function("document.getElementById('tensor-status').textContent.includes('API key')")
+            from playwright.sync_api import expect
+
+            expect(page.locator("#tensor-status")).to_contain_text("API key")
             key = page.get_by_label("Key (only if the service requires one)")
             assert key.evaluate("e => e === document.activeElement")
             key.fill("explorer-key")
