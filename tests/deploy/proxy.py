@@ -4,8 +4,10 @@ replicas started by the test: used by tests/deploy/test_nginx.py and bench/bench
 The site file is used as shipped except for four strings, each replaced exactly once (``render_site``
 fails otherwise, so the test cannot drift from the file): the replicas' addresses, the listening address
 (127.0.0.1 and a free port instead of port 80), the cache directory and the access log (under a
-temporary prefix). The main configuration around it is Debian's ``/etc/nginx/nginx.conf`` reduced to
-what a test needs: a pid file, logs and temporary paths under the prefix, no daemon.
+temporary prefix); a caller may also replace whole directive lines (``overrides``, each found exactly
+once too), as tests/deploy/test_nginx.py does to shorten the timeouts it waits for. The main configuration
+around it is Debian's ``/etc/nginx/nginx.conf`` reduced to what a test needs: a pid file, logs and
+temporary paths under the prefix, no daemon.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import subprocess
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -72,10 +74,13 @@ def _replace_once(text: str, old: str, new: str) -> str:
     return text.replace(old, new)
 
 
-def render_site(port: int, replicas: Sequence[str], prefix: Path) -> str:
-    """The shipped site file for ``replicas`` (``host:port``), listening on 127.0.0.1:``port``."""
+def render_site(port: int, replicas: Sequence[str], prefix: Path, overrides: Mapping[str, str] | None = None) -> str:
+    """The shipped site file for ``replicas`` (``host:port``), listening on 127.0.0.1:``port``; each key of
+    ``overrides`` (a directive as shipped, ``"client_header_timeout 10s;"``) replaced by its value."""
     servers = "".join(f"    server {address} max_fails=1 fail_timeout=5s;\n" for address in replicas)
     text = _replace_once(SITE.read_text(), SHIPPED_SERVERS, servers)
+    for shipped, replacement in (overrides or {}).items():
+        text = _replace_once(text, f" {shipped}\n", f" {replacement}\n")
     text = _replace_once(text, SHIPPED_LISTEN, f"    listen 127.0.0.1:{port};\n")
     text = _replace_once(text, SHIPPED_CACHE, f"{prefix}/cache ")
     return _replace_once(text, SHIPPED_ACCESS_LOG, f"{prefix}/access.log")
@@ -113,10 +118,10 @@ class Nginx:
         return (self.prefix / "error.log").read_text()
 
 
-def write_config(prefix: Path, port: int, replicas: Sequence[str]) -> Path:
+def write_config(prefix: Path, port: int, replicas: Sequence[str], overrides: Mapping[str, str] | None = None) -> Path:
     """The main configuration and the rendered site file under ``prefix``; returns the main file."""
     (prefix / "temp").mkdir(parents=True, exist_ok=True)
-    (prefix / "initserve.conf").write_text(render_site(port, replicas, prefix))
+    (prefix / "initserve.conf").write_text(render_site(port, replicas, prefix, overrides))
     main = prefix / "nginx.conf"
     main.write_text(MAIN.format(prefix=prefix))
     return main
@@ -150,14 +155,17 @@ def _wait_for_port(port: int, process: subprocess.Popen[bytes], timeout: float, 
 
 
 @contextmanager
-def running_nginx(port: int, replicas: Sequence[str], startup_timeout: float = 15.0) -> Iterator[Nginx]:
-    """nginx with the shipped site file in front of ``replicas`` on 127.0.0.1:``port``, in a temporary
+def running_nginx(
+    port: int, replicas: Sequence[str], startup_timeout: float = 15.0, overrides: Mapping[str, str] | None = None
+) -> Iterator[Nginx]:
+    """nginx with the shipped site file (``overrides`` as in ``render_site``) in front of ``replicas`` on
+    127.0.0.1:``port``, in a temporary
     prefix (world-readable: when started as root, the workers run as ``nobody`` and use the cache there);
     stopped with SIGQUIT (graceful), SIGKILL after 10 s."""
     prefix = Path(tempfile.mkdtemp(prefix="initserve-nginx-"))
     prefix.chmod(0o755)
     try:
-        main = write_config(prefix, port, replicas)
+        main = write_config(prefix, port, replicas, overrides)
         command = [_binary(), "-p", str(prefix), "-c", str(main), "-e", str(prefix / "error.log")]
         process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
@@ -223,10 +231,15 @@ class Deployment:
 
 @contextmanager
 def running_deployment(
-    count: int = 2, env: dict[str, str] | None = None, *, warm_up: bool = True
+    count: int = 2,
+    env: dict[str, str] | None = None,
+    *,
+    warm_up: bool = True,
+    overrides: Mapping[str, str] | None = None,
 ) -> Iterator[Deployment]:
-    """``count`` replicas (``initserve serve`` on free loopback ports, via tests/api/helpers.py) behind nginx,
-    each sent one request of every kind of ``tests/deploy/load.py``'s mix first (``warm_up``)."""
+    """``count`` replicas (``initserve serve`` on free loopback ports, via tests/api/helpers.py, with ``env``)
+    behind nginx (``overrides`` as in ``render_site``), each sent one request of every kind of
+    ``tests/deploy/load.py``'s mix first (``warm_up``)."""
     from tests.api.helpers import free_port, server_process
     from tests.deploy.load import warm
 
@@ -234,5 +247,5 @@ def running_deployment(
         replicas = [Replica(*stack.enter_context(server_process(env, via_cli=True))) for _ in range(count)]
         if warm_up:
             warm([r.base for r in replicas])
-        nginx = stack.enter_context(running_nginx(free_port(), [r.address for r in replicas]))
+        nginx = stack.enter_context(running_nginx(free_port(), [r.address for r in replicas], overrides=overrides))
         yield Deployment(nginx, replicas)
