@@ -17,7 +17,7 @@ import pytest
 
 from service.cli import PORT_TAKEN, main
 from service.core import make_tensor
-from tests.api.helpers import REPO, free_port
+from tests.api.helpers import PLAIN_HTTP, REPO, free_port
 
 
 def test_generate_writes_the_core_tensor(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -132,7 +132,8 @@ def test_python_m_service_takes_the_serve_options(argv: list[str]) -> None:
                 assert process.poll() is None, log.seek(0) or log.read().decode(errors="replace")
                 assert time.monotonic() < deadline, "no answer on /healthz within 60 s"
                 try:
-                    if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1.0).status_code == 200:
+                    healthz = httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1.0, verify=PLAIN_HTTP)
+                    if healthz.status_code == 200:
                         break
                 except httpx.TransportError:
                     time.sleep(0.05)

@@ -7,6 +7,7 @@ import io
 import json
 import os
 import socket
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -29,6 +30,12 @@ REPO = Path(__file__).resolve().parents[2]
 
 #: Settings of every test app unless overridden: two generation threads (the pool path), no access log.
 BASE_SETTINGS: dict[str, Any] = {"threads": 2, "access_log": False, "warm_streams": False}
+
+#: ``verify=`` of the helpers' short-lived httpx clients (``httpx.get`` makes one per call). The test servers speak
+#: plain HTTP on loopback, so no TLS is ever done; but a client made without a context builds a default one, loading
+#: the CA bundle: ~50 ms of CPU, which a loop polling a server 10-20 times a second pays each time. (A context
+#: without CAs: a TLS connection made with it would fail verification.)
+PLAIN_HTTP = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
 
 #: A pad that takes a request body over the default body limit.
 OVER_BODY_LIMIT = "x" * (Settings.model_fields["max_body_bytes"].default + 1024)
@@ -125,7 +132,7 @@ def server_process(
                     output = log.read().decode(errors="replace")[-2000:]
                     raise RuntimeError(f"the server did not answer /healthz (status {process.poll()}):\n{output}")
                 try:
-                    if httpx.get(f"{base}/healthz", timeout=1.0).status_code == 200:
+                    if httpx.get(f"{base}/healthz", timeout=1.0, verify=PLAIN_HTTP).status_code == 200:
                         break
                 except httpx.TransportError:
                     pass

@@ -24,6 +24,7 @@ from service.core import engine
 from service.main import create_app
 
 from .helpers import (
+    PLAIN_HTTP,
     PeakRSS,
     free_port,
     load_npy,
@@ -77,7 +78,8 @@ def port_of(base: str) -> int:
 
 
 def blocks_generated(base: str) -> float:
-    return metric_value(httpx.get(f"{base}/metrics", timeout=10).text, "initserve_blocks_generated_total")
+    metrics = httpx.get(f"{base}/metrics", timeout=10, verify=PLAIN_HTTP).text  # polled by settle()
+    return metric_value(metrics, "initserve_blocks_generated_total")
 
 
 def settle(read: Callable[[], float], seconds: float = 5.0) -> float:

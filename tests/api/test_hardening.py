@@ -9,14 +9,15 @@ import json
 import socket
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
-from .helpers import PeakRSS, load_npy, metric_value, rss_bytes, server_process, tensor_request
+from .helpers import PLAIN_HTTP, PeakRSS, load_npy, metric_value, rss_bytes, server_process, tensor_request
 
 MiB = 1 << 20
 GiB = 1 << 30
@@ -72,7 +73,7 @@ def wait_until_idle(pid: int, timeout: float, window: float = 1.0, busy: float =
 
 
 def metric(base: str, name: str) -> float:
-    return metric_value(httpx.get(f"{base}/metrics", timeout=10).text, name)
+    return metric_value(httpx.get(f"{base}/metrics", timeout=10, verify=PLAIN_HTTP).text, name)  # polled
 
 
 def wait_for(read: Callable[[], float], target: float, timeout: float) -> float:
@@ -108,33 +109,42 @@ def clean_log(log: Path) -> str:
     return text
 
 
-def test_abandoned_orthogonal_diagnostics_stop(tmp_path: Path) -> None:
+@pytest.fixture(scope="module")
+def heavy_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Any, Path]]:
+    """The server of reproducer 1 (its work budget scaled down), shared by the two tests of heavy work: the
+    abandoned diagnostics (first: it measures the server idle) and the small requests beside heavy work
+    (the 2048 x 2048 QR it runs is admitted on this budget too). (base URL, process, log)."""
+    log = tmp_path_factory.mktemp("heavy") / "server.log"
+    env = {"INITSERVE_MAX_REQUEST_FLOPS": str(SCALED_FLOPS)}
+    with server_process(env, log_path=log) as (base, process):
+        yield base, process, log
+
+
+def test_abandoned_orthogonal_diagnostics_stop(heavy_server: tuple[str, Any, Path]) -> None:
     """Reproducer 1: four clients post two orthogonal 2048 x 2048 schemes and leave (here once the server
     has worked half a CPU-s on them: its first QR is under way, whatever the machine's load). Before (4096
     wide): 123 CPU-s burnt after they left, RSS 2.4 GB. Now one is admitted (its flops fill most of the work
     budget), the others wait in line and leave it with their clients; the measured one stops at its next
     layer (the QR already running finishes), and the server is idle again with its budgets at zero."""
-    log = tmp_path / "server.log"
-    env = {"INITSERVE_MAX_REQUEST_FLOPS": str(SCALED_FLOPS)}
-    with server_process(env, log_path=log) as (base, process):
-        idle = rss_bytes(process.pid)
-        start = cpu_seconds(process.pid)
-        sockets = [raw_post(port_of(base), "/v1/diagnostics/propagation", ORTHOGONAL_PAIR) for _ in range(4)]
-        with PeakRSS(process.pid) as rss:
-            deadline = time.monotonic() + 60
-            while cpu_seconds(process.pid) - start < 0.5 and time.monotonic() < deadline:
-                time.sleep(0.05)
-            assert metric(base, "initserve_work_budget_in_use_flops") > 0  # admitted, under way
-            left = cpu_seconds(process.pid)
-            for sock in sockets:
-                sock.close()
-            assert wait_for(lambda: metric(base, "initserve_work_budget_in_use_flops"), 0, 120) == 0
-            burnt = cpu_seconds(process.pid) - left
-            back = wait_until_idle(process.pid, timeout=30)
-        assert metric(base, "initserve_generation_budget_in_use_bytes") == 0
-        assert httpx.get(f"{base}/readyz", timeout=10).status_code == 200
-        small = httpx.post(f"{base}/v1/tensors/npy", json=tensor_request([256, 256]), timeout=30)
-        assert small.status_code == 200 and load_npy(small.content).shape == (256, 256)
+    base, process, log = heavy_server
+    idle = rss_bytes(process.pid)
+    start = cpu_seconds(process.pid)
+    sockets = [raw_post(port_of(base), "/v1/diagnostics/propagation", ORTHOGONAL_PAIR) for _ in range(4)]
+    with PeakRSS(process.pid) as rss:
+        deadline = time.monotonic() + 60
+        while cpu_seconds(process.pid) - start < 0.5 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert metric(base, "initserve_work_budget_in_use_flops") > 0  # admitted, under way
+        left = cpu_seconds(process.pid)
+        for sock in sockets:
+            sock.close()
+        assert wait_for(lambda: metric(base, "initserve_work_budget_in_use_flops"), 0, 120) == 0
+        burnt = cpu_seconds(process.pid) - left
+        back = wait_until_idle(process.pid, timeout=30)
+    assert metric(base, "initserve_generation_budget_in_use_bytes") == 0
+    assert httpx.get(f"{base}/readyz", timeout=10).status_code == 200
+    small = httpx.post(f"{base}/v1/tensors/npy", json=tensor_request([256, 256]), timeout=30)
+    assert small.status_code == 200 and load_npy(small.content).shape == (256, 256)
     growth = rss.peak - idle
     print(f"abandoned diagnostics: {burnt:.1f} CPU-s after leaving, idle {back:.1f} s later, +{growth / MiB:.0f} MiB")
     assert growth < 384 * MiB  # 2.4 GB at 4096 wide: a quarter of it at 2048 would be 0.6 GB
@@ -168,12 +178,12 @@ def test_six_diagnostics_at_the_memory_limit(tmp_path: Path) -> None:
     clean_log(log)
 
 
-def test_small_requests_complete_while_heavy_work_runs(tmp_path: Path) -> None:
+def test_small_requests_complete_while_heavy_work_runs(heavy_server: tuple[str, Any, Path]) -> None:
     """A 2048 x 2048 orthogonal .npy (a QR of a second or two) and a 1 GiB stream in flight: small .npy
     requests complete before the orthogonal one (before: they waited for its QR, which held every
     generation thread), and while the stream is still being sent (its client then leaves)."""
-    log = tmp_path / "server.log"
-    with server_process(log_path=log) as (base, _), httpx.Client(base_url=base, timeout=120) as http:
+    base, _, log = heavy_server
+    with httpx.Client(base_url=base, timeout=120) as http:
         http.post("/v1/tensors/npy", json=tensor_request([256, 256]))
         done: dict[str, float] = {}
         smalls_done = threading.Event()

@@ -16,7 +16,17 @@ import pytest
 
 from service.core import make_tensor
 
-from .helpers import OVER_BODY_LIMIT, PROBLEM, REPO, app_client, load_npy, problem_of, running_server, tensor_request
+from .helpers import (
+    OVER_BODY_LIMIT,
+    PLAIN_HTTP,
+    PROBLEM,
+    REPO,
+    app_client,
+    load_npy,
+    problem_of,
+    running_server,
+    tensor_request,
+)
 
 BUFFERED_NPY_BYTES = 64 << 10
 
@@ -164,7 +174,7 @@ def test_one_sparse_request_does_not_stall_the_service(shape: list[int]) -> None
         background.start()
         deadline = time.monotonic() + 10.0
         # Planned (counted in the metrics) means its blocks are on the generation pool.
-        while 'scheme="sparse"' not in httpx.get(f"{base}/metrics", timeout=5.0).text:
+        while 'scheme="sparse"' not in httpx.get(f"{base}/metrics", timeout=5.0, verify=PLAIN_HTTP).text:
             assert time.monotonic() < deadline, "the sparse request never reached the generation pool"
             time.sleep(0.02)
         small = httpx.post(f"{base}/v1/tensors", json=tensor_request([4, 4]), timeout=2.0)
