@@ -2,10 +2,11 @@
 
 The samplers are compared bit for bit (``.view(np.uint32)`` / ``uint16``) with ``jax.random`` for several seeds,
 shapes, dtypes and parameters; computing a tensor in uneven pieces must equal computing it whole. The float
-math (``uniform`` -> ``erf_inv`` -> ``* sqrt(2)``, clipping) is also checked exhaustively: every float32
-uniform value the kernels can see (2^23 mantissas), every float16 (2^10) and bfloat16 (2^7) one, through
-``jax.random`` itself, by a PRNG implementation whose "random bits" are a crafted ``iota`` (so XLA compiles
-the very same sampler code around them).
+math (``uniform`` -> ``erf_inv`` -> ``* sqrt(2)``, clipping) is also checked exhaustively, every uniform value
+the kernels can see: float16's 2^10 and bfloat16's 2^7 mantissas are all in the large shapes' threefry words
+(asserted in ``test_samplers_match_jax``); float32's 2^23 go through ``jax.random`` itself, by a PRNG
+implementation whose "random bits" are a crafted ``iota`` (so XLA compiles the very same sampler code around
+them).
 """
 
 from __future__ import annotations
@@ -30,6 +31,8 @@ SHAPES = ((1,), (7,), (3, 5), (256, 784), (3, 3, 64, 128))
 DTYPES = ("float32", "float16", "bfloat16")
 UNIFORM_BOUNDS = ((0.0, 1.0), (-0.3, 0.7), (-1.0, 1.0), (2.0, 3.5), (-0.001, 50000.0))
 TRUNCATED_BOUNDS = ((-2.0, 2.0), (-1.0, 3.0), (0.5, 4.0))
+#: The uniform ranges of the large shapes (fewer: the file stays fast), those of test_exhaustive_through_jax.
+LARGE_UNIFORM_BOUNDS = ((-0.3, 0.7), (2.0, 3.5), (-0.001, 50000.0))
 
 
 def _bits(a: np.ndarray) -> np.ndarray:
@@ -110,15 +113,25 @@ def test_bits32(shape: tuple[int, ...]) -> None:
 # -- samplers ----------------------------------------------------------------------------------------------
 
 
+#: The uniform word bits a 16-bit dtype's samplers read (``(w & mask) >> shift`` is the uniform's mantissa).
+_MANTISSA = {"float16": (0xFFFF, 6, 1 << 10), "bfloat16": (0xFF, 1, 1 << 7)}
+
+
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("shape", SHAPES)
 def test_samplers_match_jax(shape: tuple[int, ...], dtype: str) -> None:
+    """On the large shapes, a 16-bit dtype's samplers see every uniform value they can (asserted): whole
+    tensors equal to JAX's are its exhaustive check (float32's is ``test_exhaustive_through_jax``)."""
     n = int(np.prod(shape))
     out = np.empty(n, dtype=jr.DTYPES[dtype])
     large = n > 10_000  # fewer seeds and uniform ranges on the large shapes (the file stays fast)
     for seed in SEEDS[::2] if large else SEEDS:
         k, mine = jax.random.key(seed), jr.key(seed)
-        for lo, hi in UNIFORM_BOUNDS[1::3] if large else UNIFORM_BOUNDS:
+        if large and dtype in _MANTISSA:
+            mask, shift, count = _MANTISSA[dtype]
+            seen = np.unique((jr.bits32(mine, 0, n) & np.uint32(mask)) >> np.uint32(shift))
+            assert seen.size == count, f"seed {seed} {shape}: {seen.size} of {count} {dtype} uniform values"
+        for lo, hi in LARGE_UNIFORM_BOUNDS if large else UNIFORM_BOUNDS:
             jr.uniform(mine, shape, dtype, lo, hi, 0, n, out)
             _assert_same_bits(jax.random.uniform(k, shape, dtype, lo, hi), out, f"uniform{(lo, hi)} {seed} {dtype}")
         jr.normal(mine, shape, dtype, 0, n, out)
@@ -201,19 +214,14 @@ def test_refusals() -> None:
         jr.normal(k, (4,), "bfloat16", 0, 4, np.empty(4, dtype=np.float16))
 
 
-# -- exhaustive: every uniform value the kernels can see, through jax.random with crafted bits ----------------
+# -- exhaustive: every float32 uniform value the kernels can see, through jax.random with crafted bits ---------
+# (float16's and bfloat16's: test_samplers_match_jax on the large shapes, whose words hold every one of them)
 
 
 def _crafted_bits(key: object, bit_width: int, shape: tuple[int, ...]) -> object:
-    """``random_bits`` whose element ``i`` makes the uniform mantissa ``i``: ``i << (bit_width - nmant)``."""
-    i = jax.lax.iota(np.uint32, int(np.prod(shape)))
-    if bit_width == 32:
-        b = i << np.uint32(9)
-    elif bit_width == 16:
-        b = (i << np.uint32(6)).astype(np.uint16)
-    else:
-        b = (i << np.uint32(1)).astype(np.uint8)
-    return b.reshape(shape)
+    """float32's ``random_bits``, whose element ``i`` makes the uniform mantissa ``i``: ``i << 9``."""
+    assert bit_width == 32, bit_width
+    return (jax.lax.iota(np.uint32, int(np.prod(shape))) << np.uint32(9)).reshape(shape)
 
 
 @pytest.fixture(scope="module")
@@ -230,17 +238,13 @@ def crafted_key() -> object:
     return jax.random.key(0, impl=impl)
 
 
-# Element i of the crafted stream sees the word w(i): the mantissa i in the bits each dtype uses.
-_SHIFT = {"float32": 9, "float16": 6, "bfloat16": 1}
-_COUNT = {"float32": 1 << 23, "float16": 1 << 10, "bfloat16": 1 << 7}
+N_F32 = 1 << 23  # element i of the crafted stream sees the word i << 9: the float32 uniform mantissa i
 
 
-# One kernel per dtype: each test compiles the three samplers of its own dtype only (one kernel inlining all nine
-# took most of the module's time to compile on a fresh clone).
 @njit(cache=True)
-def _from_words_f32(dist: int, shift: int, p: np.ndarray, out: np.ndarray) -> None:
+def _from_words_f32(dist: int, p: np.ndarray, out: np.ndarray) -> None:
     for i in range(out.shape[0]):
-        w = np.uint32(i << shift)
+        w = np.uint32(i << 9)
         if dist == 0:
             out[i] = jr._uniform_f32(w, np.float32(p[0]), np.float32(p[1]))
         elif dist == 1:
@@ -249,53 +253,23 @@ def _from_words_f32(dist: int, shift: int, p: np.ndarray, out: np.ndarray) -> No
             out[i] = jr._truncated_f32(w, np.float32(p[0]), np.float32(p[1]), np.float32(p[2]), np.float32(p[3]))
 
 
-@njit(cache=True)
-def _from_words_f16(dist: int, shift: int, p: np.ndarray, out: np.ndarray) -> None:
-    for i in range(out.shape[0]):
-        w = np.uint32(i << shift)
-        if dist == 0:
-            out[i] = jr._uniform_f16(w, p[0], p[1], False)
-        elif dist == 1:
-            out[i] = jr._normal_f16(w)
-        else:
-            out[i] = jr._truncated_f16(w, p[0], p[1], p[2], p[3], False)
+def _mine(dist: int, params: tuple[float, ...]) -> np.ndarray:
+    out = np.empty(N_F32, dtype=np.float32)
+    _from_words_f32(dist, np.array([*params, 0.0, 0.0, 0.0, 0.0][:4], dtype=np.float64), out)
+    return out
 
 
-@njit(cache=True)
-def _from_words_bf16(dist: int, shift: int, p: np.ndarray, out: np.ndarray) -> None:
-    for i in range(out.shape[0]):
-        w = np.uint32(i << shift)
-        if dist == 0:
-            out[i] = jr._uniform_bf16(w, np.float32(p[0]), np.float32(p[1]))
-        elif dist == 1:
-            out[i] = jr._normal_bf16(w)
-        else:
-            out[i] = jr._truncated_bf16(w, np.float32(p[0]), np.float32(p[1]), np.float32(p[2]), np.float32(p[3]))
-
-
-_FROM_WORDS = {"float32": _from_words_f32, "float16": _from_words_f16, "bfloat16": _from_words_bf16}
-
-
-def _mine(dist: int, dtype: str, params: tuple[float, ...]) -> np.ndarray:
-    wide = np.empty(_COUNT[dtype], dtype=np.float32)
-    p = np.array([*params, 0.0, 0.0, 0.0, 0.0][:4], dtype=np.float64)
-    _FROM_WORDS[dtype](dist, _SHIFT[dtype], p, wide)
-    return wide.astype(jr.DTYPES[dtype])
-
-
-@pytest.mark.parametrize("dtype", DTYPES)
-def test_exhaustive_through_jax(crafted_key: object, dtype: str) -> None:
-    n = _COUNT[dtype]
-    kind = jr._KIND[dtype]
-    _assert_same_bits(jax.random.normal(crafted_key, (n,), dtype), _mine(1, dtype, ()), f"normal {dtype}")
+def test_exhaustive_through_jax(crafted_key: object) -> None:
+    kind = jr._KIND["float32"]
+    _assert_same_bits(jax.random.normal(crafted_key, (N_F32,), "float32"), _mine(1, ()), "normal")
     for lo, hi in TRUNCATED_BOUNDS:
         params = jr._truncated_params(lo, hi, kind)
         assert params is not None
-        ref = jax.random.truncated_normal(crafted_key, lo, hi, (n,), dtype)
-        _assert_same_bits(ref, _mine(2, dtype, params), f"truncated_normal{(lo, hi)} {dtype}")
-    for lo, hi in ((-0.3, 0.7), (2.0, 3.5), (-0.001, 50000.0)):
-        ref = jax.random.uniform(crafted_key, (n,), dtype, lo, hi)
-        _assert_same_bits(ref, _mine(0, dtype, jr._uniform_params(lo, hi, kind)), f"uniform{(lo, hi)} {dtype}")
+        ref = jax.random.truncated_normal(crafted_key, lo, hi, (N_F32,), "float32")
+        _assert_same_bits(ref, _mine(2, params), f"truncated_normal{(lo, hi)}")
+    for lo, hi in LARGE_UNIFORM_BOUNDS:
+        ref = jax.random.uniform(crafted_key, (N_F32,), "float32", lo, hi)
+        _assert_same_bits(ref, _mine(0, jr._uniform_params(lo, hi, kind)), f"uniform{(lo, hi)}")
 
 
 _FP16_SCRIPT = """
