@@ -47,7 +47,14 @@ SEEDS = (0, 7, 2**31 + 1)
 #: -> dtype: they tell ``jnp.array(x, dtype)`` (one rounding) from a weak-typed operand (through float32).
 B = 0.301757812501819
 H = 0.05000305175792619
-SHAPES = ((784, 256), (3, 3, 16, 32), (5,))
+#: Dense (odd sizes, fan_in != fan_out, a tall matrix for orthogonal, and with ``column_axis: 0`` a wide one),
+#: 2-D conv (receptive field 9) and 1-D (odd size). Every test draws these shapes only: the frameworks' eager calls
+#: compile one XLA program per (function, shape, dtype), about 1 CPU-second each for the samplers, so a shape of
+#: its own costs a test a dozen compilations and proves nothing more. The values do not depend on the size (flat
+#: element ``i`` of every sampler is a function of ``i``): the dense shape was (784, 256), whose runs through JAX
+#: were most of the module's time after compiling; (301, 129) keeps an orthogonal matrix of over a hundred columns.
+SHAPES = ((301, 129), (3, 3, 16, 32), (5,))
+DENSE, CONV, ONE_D = SHAPES
 DTYPES = ("float32", "bfloat16", "float16")
 _NP = {"float32": np.dtype(np.float32), "float16": np.dtype(np.float16), "bfloat16": np.dtype(ml_dtypes.bfloat16)}
 
@@ -249,15 +256,15 @@ def test_jax_initializers_bit_exact(
 def test_jax_initializers_with_axes(
     name: str, params: dict[str, Any], factory: str, args: dict[str, Any] | None, rng: Any
 ) -> None:
-    _check_jax(name, params, factory, args, (3, 3, 16, 32), rng)
+    _check_jax(name, params, factory, args, CONV, rng)
 
 
 def test_jax_orthogonal_half_precision_is_refused_as_jax_refuses() -> None:
     for dtype in ("float16", "bfloat16"):
         with pytest.raises(NotImplementedError):
-            jax.nn.initializers.orthogonal()(jax.random.key(0), (6, 4), _NP[dtype])
+            jax.nn.initializers.orthogonal()(jax.random.key(0), DENSE, _NP[dtype])
         with pytest.raises(ParameterError) as info:
-            jax_call("jax.orthogonal", {}, (6, 4)).check_dtype(dtype)
+            jax_call("jax.orthogonal", {}, DENSE).check_dtype(dtype)
         assert info.value.field == "dtype"
 
 
@@ -339,7 +346,7 @@ def test_keras_initializers_bit_exact(cls: str, params: dict[str, Any], shape: t
 
 def test_keras_variance_scaling_with_axes(rng: Any) -> None:
     """Keras' ``input_axes``/``output_axes``: fans are the products of those axes, no receptive field."""
-    shape = (3, 3, 16, 32)
+    shape = CONV
     params = {"scale": 2.0, "mode": "fan_avg", "distribution": "uniform", "input_axes": [0, 2], "output_axes": [3]}
     call = keras_call("keras.VarianceScaling", params, shape)
     for dtype in DTYPES:
@@ -365,19 +372,19 @@ def test_keras_stft_is_refused() -> None:
 # -- ranges ---------------------------------------------------------------------------------------------------
 
 RANGE_CASES: list[tuple[str, JaxCall, tuple[int, ...]]] = [
-    ("jax.uniform", jax_call("jax.uniform", {"scale": 0.3}, (784, 256)), (784, 256)),
-    ("jax.he_normal", jax_call("jax.he_normal", {}, (3, 3, 16, 32)), (3, 3, 16, 32)),
+    ("jax.uniform", jax_call("jax.uniform", {"scale": 0.3}, DENSE), DENSE),
+    ("jax.he_normal", jax_call("jax.he_normal", {}, CONV), CONV),
     (
         "jax.variance_scaling",
-        jax_call("jax.variance_scaling", {"scale": 2.0, "mode": "fan_in", "distribution": "normal"}, (784, 256)),
-        (784, 256),
+        jax_call("jax.variance_scaling", {"scale": 2.0, "mode": "fan_in", "distribution": "normal"}, DENSE),
+        DENSE,
     ),
-    ("jax.constant", jax_call("jax.constant", {"value": 0.25}, (5,)), (5,)),
-    ("jax.orthogonal", jax_call("jax.orthogonal", {}, (784, 256)), (784, 256)),
-    ("jax.delta_orthogonal", jax_call("jax.delta_orthogonal", {}, (3, 3, 16, 32)), (3, 3, 16, 32)),
-    ("keras.RandomNormal", keras_call("keras.RandomNormal", {"mean": 0.1}, (784, 256)), (784, 256)),
-    ("keras.TruncatedNormal", keras_call("keras.TruncatedNormal", {}, (3, 3, 16, 32)), (3, 3, 16, 32)),
-    ("keras.Identity", keras_call("keras.Identity", {"gain": 2.0}, (784, 256)), (784, 256)),
+    ("jax.constant", jax_call("jax.constant", {"value": 0.25}, ONE_D), ONE_D),
+    ("jax.orthogonal", jax_call("jax.orthogonal", {}, DENSE), DENSE),
+    ("jax.delta_orthogonal", jax_call("jax.delta_orthogonal", {}, CONV), CONV),
+    ("keras.RandomNormal", keras_call("keras.RandomNormal", {"mean": 0.1}, DENSE), DENSE),
+    ("keras.TruncatedNormal", keras_call("keras.TruncatedNormal", {}, CONV), CONV),
+    ("keras.Identity", keras_call("keras.Identity", {"gain": 2.0}, DENSE), DENSE),
 ]
 
 
@@ -444,7 +451,7 @@ CANONICAL_JAX: list[tuple[str, dict[str, Any], Callable[[], Any]]] = [
 
 @pytest.mark.parametrize(("scheme", "params", "make"), CANONICAL_JAX, ids=lambda v: v if isinstance(v, str) else "")
 def test_canonical_schemes_through_jax(scheme: str, params: dict[str, Any], make: Callable[[], Any], rng: Any) -> None:
-    shape = (3, 3, 16, 32)
+    shape = CONV
     for dtype in ("float32", "bfloat16"):
         if scheme == "orthogonal" and dtype != "float32":
             continue
@@ -457,8 +464,10 @@ def test_canonical_schemes_through_jax(scheme: str, params: dict[str, Any], make
 
 
 def test_canonical_uniform_normal_with_mean_and_torch_orthogonal(rng: Any) -> None:
+    """The torch-layout orthogonal is JAX's ``column_axis=0``: ``CONV`` read as torch's (out, in, kh, kw) =
+    (3, 3, 16, 32), a 1536 x 3 matrix, as ``jax.orthogonal`` with ``column_axis: 0`` draws for ``CONV``."""
     key = jax.random.key(3)
-    shape = (64, 48)
+    shape = DENSE
     for dtype in ("float32", "float16"):
         dt = _NP[dtype]
         theirs = jax.random.uniform(key, shape, dt, minval=-0.2, maxval=0.9)
@@ -467,9 +476,9 @@ def test_canonical_uniform_normal_with_mean_and_torch_orthogonal(rng: Any) -> No
         theirs = jax.random.normal(key, shape, dt) * jnp.array(0.3, dt) + jnp.array(1.1, dt)
         ours = _canonical("normal", {"mean": 1.1, "std": 0.3}, shape).draw(JaxRandom.key(3), shape, dtype, rng)
         _assert_same(ours, theirs, dtype, "normal with a mean")
-    theirs = jax.nn.initializers.orthogonal(column_axis=0)(key, (16, 4, 3, 3), jnp.float32)
-    call = _canonical("orthogonal", {}, (16, 4, 3, 3), "torch")
-    _assert_close(call.draw(JaxRandom.key(3), (16, 4, 3, 3), "float32", rng), theirs, "torch-layout orthogonal")
+    theirs = jax.nn.initializers.orthogonal(column_axis=0)(key, CONV, jnp.float32)
+    call = _canonical("orthogonal", {}, CONV, "torch")
+    _assert_close(call.draw(JaxRandom.key(3), CONV, "float32", rng), theirs, "torch-layout orthogonal")
 
 
 CANONICAL_KERAS: list[tuple[str, dict[str, Any], str, dict[str, Any]]] = [
@@ -491,7 +500,7 @@ CANONICAL_KERAS: list[tuple[str, dict[str, Any], str, dict[str, Any]]] = [
 def test_canonical_schemes_through_keras(
     scheme: str, params: dict[str, Any], cls: str, kwargs: dict[str, Any], rng: Any
 ) -> None:
-    shape = (40, 24)
+    shape = DENSE
     for dtype in ("float32", "bfloat16"):
         theirs = _keras_reference(cls, kwargs, 11, shape, dtype)
         call = keras_canonical_call(resolve_init(scheme, params), compute_fans(shape, "keras"), shape, "keras")
