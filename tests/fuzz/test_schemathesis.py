@@ -31,6 +31,12 @@ import httpx
 import pytest
 import schemathesis
 from api.helpers import REPO, running_server, settings
+from schemathesis.checks import load_all_checks
+from schemathesis.core.failures import FailureGroup, as_reported_failure
+from schemathesis.generation.feedback import FeedbackSources
+from schemathesis.generation.hypothesis.reporting import ignore_hypothesis_output
+from schemathesis.pytest._test_builder import build_operation_test
+from schemathesis.python._constants.orchestrator import make_constants_value_source
 
 from service.main import create_app
 
@@ -84,13 +90,38 @@ cases: Counter[str] = Counter()
 positive_tags: Counter[str] = Counter()  # init.scheme of the schema-valid tensor requests
 
 
-@schema.parametrize()
-def test_in_process(case: schemathesis.Case) -> None:
+def fuzz_case(case: schemathesis.Case) -> None:
+    """One case: sent to the app in-process, every check run on its response."""
     cases[f"{case.operation.method.upper()} {case.operation.path}"] += 1
     body = case.body if isinstance(case.body, dict) else {}
     if case.meta is not None and case.meta.generation.mode.is_positive and isinstance(body.get("init"), dict):
         positive_tags[body["init"].get("scheme")] += 1
     case.call_and_validate()
+
+
+@pytest.mark.parametrize("operation", sorted(OPERATIONS))
+def test_in_process(operation: str) -> None:
+    """Every case of one operation (its examples, generated cases and coverage phase, as the toml sets them).
+
+    Its cases are built here, in the worker that runs it: ``@schema.parametrize()`` built every operation's at
+    collection, in each xdist worker (~12 CPU-s each, the coverage phase's thousands of cases), and
+    ``from_fixture`` fails under pytest 9.2 (it sets ``Function._nodeid``). The test is schemathesis' own
+    (``build_operation_test``, what its pytest plugin and ``from_fixture`` run, with the same seed, derived from
+    the operation's label): the same cases, checks and failure reports."""
+    method, path = operation.split(" ", 1)
+    load_all_checks()
+    test = build_operation_test(
+        config=schema.config,
+        operation=schema[path][method],
+        test_func=fuzz_case,
+        given_kwargs={},
+        feedback=FeedbackSources(constants_value_source=make_constants_value_source(schema)),
+    )
+    try:
+        with ignore_hypothesis_output():
+            test()
+    except FailureGroup as failures:  # the plugin's report: each failed check with its curl command
+        raise as_reported_failure(failures) from None
 
 
 def test_in_process_fuzzed_every_operation() -> None:
