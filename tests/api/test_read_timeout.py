@@ -11,8 +11,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from fastapi.testclient import TestClient
 
-from .helpers import app_client, load_npy, server_process, tensor_request
+from .helpers import load_npy, server_process, tensor_request
 
 #: The timeouts are short so that the tests that wait for them wait little (the defaults, 10 s and 5 s, are
 #: the settings' and are documented with them); the mechanisms do not depend on the values.
@@ -140,7 +141,7 @@ def test_requests_on_a_kept_alive_connection_within_the_timeout_are_answered(por
             assert head.startswith(b"HTTP/1.1 200") and load_npy(body).shape == (3, 2)
 
 
-def test_an_answer_read_for_longer_than_the_timeout_arrives_whole(port: int) -> None:
+def test_an_answer_read_for_longer_than_the_timeout_arrives_whole(port: int, client: TestClient) -> None:
     """8 MiB streamed in 64 KiB pieces with 10 ms pauses: ~1.3 s, over twice the timeout."""
     body = tensor_request(SLOW_SHAPE, init={"scheme": "uniform"}, seed=4)
     with socket.create_connection(("127.0.0.1", port)) as sock:
@@ -150,11 +151,10 @@ def test_an_answer_read_for_longer_than_the_timeout_arrives_whole(port: int) -> 
         head, data = read_answer(sock, pause=0.01)
         seconds = time.monotonic() - start
     assert head.startswith(b"HTTP/1.1 200") and seconds > 2 * TIMEOUT
-    with app_client() as client:
-        assert data == client.post("/v1/tensors/npy", json=body).content
+    assert data == client.post("/v1/tensors/npy", json=body).content  # the in-process app's (conftest.py)
 
 
-def test_a_late_pipelined_request_does_not_cut_the_answer_before_it(port: int) -> None:
+def test_a_late_pipelined_request_does_not_cut_the_answer_before_it(port: int, client: TestClient) -> None:
     """A slow 8 MiB answer, with the head of a second request (its body never comes) pipelined behind
     it: the answer arrives whole, then the connection is closed for the late request."""
     first = tensor_request(SLOW_SHAPE, init={"scheme": "uniform"}, seed=5)
@@ -166,8 +166,7 @@ def test_a_late_pipelined_request_does_not_cut_the_answer_before_it(port: int) -
         head, data = read_answer(sock, pause=0.01)
         assert head.startswith(b"HTTP/1.1 200") and time.monotonic() - start > 2 * TIMEOUT
         assert closed_after(sock) < CLOSED_WITHIN
-    with app_client() as client:
-        assert data == client.post("/v1/tensors/npy", json=first).content
+    assert data == client.post("/v1/tensors/npy", json=first).content
 
 
 def test_empty_lines_trickled_after_an_answer_are_closed(port: int) -> None:

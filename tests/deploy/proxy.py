@@ -162,9 +162,8 @@ def running_nginx(
     port: int, replicas: Sequence[str], startup_timeout: float = 15.0, overrides: Mapping[str, str] | None = None
 ) -> Iterator[Nginx]:
     """nginx with the shipped site file (``overrides`` as in ``render_site``) in front of ``replicas`` on
-    127.0.0.1:``port``, in a temporary
-    prefix (world-readable: when started as root, the workers run as ``nobody`` and use the cache there);
-    stopped with SIGQUIT (graceful), SIGKILL after 10 s."""
+    127.0.0.1:``port``, in a temporary prefix (world-readable: when started as root, the workers run as
+    ``nobody`` and use the cache there); stopped with SIGQUIT (graceful), SIGKILL after 10 s."""
     prefix = Path(tempfile.mkdtemp(prefix="initserve-nginx-"))
     prefix.chmod(0o755)
     try:
