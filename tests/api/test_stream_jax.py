@@ -21,13 +21,19 @@ from tests.api.helpers import REPO, load_npy, problem_of
 os.environ.setdefault("KERAS_BACKEND", "jax")
 jax = pytest.importorskip("jax")
 jnp = pytest.importorskip("jax.numpy")
-keras = pytest.importorskip("keras")
 nn = pytest.importorskip("flax.linen")
 safetensors_numpy = pytest.importorskip("safetensors.numpy")
 
 pytestmark = pytest.mark.jax
 
 inits = jax.nn.initializers
+
+
+@pytest.fixture(scope="module")
+def keras() -> Any:
+    """Keras (JAX backend), imported by the tests that use it: collecting this module (every xdist worker does)
+    does not import it (about 2 CPU-seconds)."""
+    return pytest.importorskip("keras")
 
 
 def served(client: TestClient, body: dict[str, Any]) -> np.ndarray:
@@ -58,7 +64,7 @@ def test_jax_initializers_are_jaxs(client: TestClient) -> None:
         assert same_bits(served(client, body), initializer(key, (784, 256), jnp.float32)), fields
 
 
-def test_keras_initializers_are_keras(client: TestClient) -> None:
+def test_keras_initializers_are_keras(client: TestClient, keras: Any) -> None:
     cases = [
         ({"scheme": "keras.HeNormal"}, keras.initializers.HeNormal(seed=11)),
         ({"scheme": "keras.GlorotUniform"}, keras.initializers.GlorotUniform(seed=11)),
@@ -116,7 +122,7 @@ def test_a_flax_model_is_module_init(client: TestClient) -> None:
     assert [name for name in expected if not same_bits(ours[name], expected[name])] == []
 
 
-def test_a_keras_model_tensor_is_the_single_request_with_its_manifest_seed(client: TestClient) -> None:
+def test_a_keras_model_tensor_is_the_single_request_with_its_manifest_seed(client: TestClient, keras: Any) -> None:
     body = {"entries": [{"preset": "keras.Dense", "prefix": "d", "input_dim": 20, "units": 10}], "seed": 4}
     manifest = client.post("/v1/models/stats", json={**body, "stream": "keras"}).json()
     kernel = next(t for t in manifest["tensors"] if t["name"] == "d.kernel")
