@@ -3,7 +3,9 @@
 The build stage's ``RUN`` is executed as written in the Dockerfile, on a copy of just the files the
 build stage copies, with ``/tmp/wheels`` and ``/opt/venv`` moved under ``tmp_path``. Dependencies come
 from the package index (pip's own cache may serve them; the Dockerfile's ``PIP_NO_CACHE_DIR`` is
-dropped here only for speed). Then the runtime stage's ``CMD`` starts the service with the runtime
+dropped here only for speed; pip's byte-compiling is kept: without it, measured, the install saves the ~18
+CPU-seconds of compiling the venv's ~3,400 modules, and the four server processes spend as much compiling the
+~1,100 they import). Then the runtime stage's ``CMD`` starts the service with the runtime
 stage's ``ENV`` (bound to 127.0.0.1 on a free port instead of 0.0.0.0:8000, its ``/tmp/...`` paths under a
 directory of the module's: the container's tmpfs), the ``HEALTHCHECK`` command runs as Docker would run it, a
 tensor comes over the socket, and SIGTERM stops the server.
