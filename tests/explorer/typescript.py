@@ -8,8 +8,8 @@ compiles them all: that file extends the repository's ``tsconfig.json`` (its opt
 ``clients/ts/*.ts``, ``examples/*.ts``, the types) and adds the snippet, so the program and the example are
 checked as ``npm run typecheck`` checks them and emitted as ``npm run build`` emits them (under
 ``build/clients/ts/js``, nothing emitted on an error). Checking the declaration files (``skipLibCheck``
-false: the DOM's, node's, openapi-fetch's and the generated ones) is most of tsc's work: done once here for
-all three.
+false: node's, openapi-fetch's and the generated ones; TypeScript's own ES2022 and DOM lib files are not
+re-checked, ``skipDefaultLibCheck``) is most of tsc's work: done once here for all three.
 
 ``build()`` runs once per process, on first use: tests/conftest.py's ``SHARED_SCOPES`` runs both modules in
 one xdist worker, one after the other (they write ``build/clients/ts``).
