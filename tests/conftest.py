@@ -38,28 +38,29 @@ _jax_float16_as_served()
 
 SHARED_SCOPES = {"build/clients": ("tests/clients/", "tests/explorer/test_snippets.py")}
 
-#: Modules of more than ~20 worker-seconds, longest first (measured on a fresh clone, 2 workers, 2026-12-07). The
+#: Modules of more than ~12 worker-seconds, longest first (measured on a fresh clone, 2 workers, 2026-12-07). The
 #: order changes only the wall time: a stale entry costs a little time, never a test.
 LONGEST_FIRST = (
     "tests/fuzz/test_schemathesis.py",
-    "tests/streams/test_jax_init.py",
     "tests/clients/",
     "tests/explorer/test_snippets.py",
     "tests/deploy/test_install.py",
-    "tests/streams/test_jax_random.py",
     "tests/documentation/",
-    "tests/deploy/test_nginx.py",
+    "tests/streams/test_jax_init.py",
+    "tests/streams/test_jax_random.py",
     "tests/explorer/test_page.py",
-    "tests/api/test_faults.py",
-    "tests/streams/test_torch_init.py",
-    "tests/api/test_processes.py",
     "tests/api/test_hardening.py",
-    "tests/api/test_histogram_memory.py",
-    "tests/core/test_statistics.py",
-    "tests/api/test_model_memory.py",
-    "tests/api/test_read_timeout.py",
-    "tests/streams/test_flax_keys.py",
+    "tests/api/test_faults.py",
     "tests/api/test_permanent_urls.py",
+    "tests/streams/test_flax_keys.py",
+    "tests/deploy/test_nginx.py",
+    "tests/api/test_model_memory.py",
+    "tests/api/test_processes.py",
+    "tests/api/test_stream_jax.py",
+    "tests/streams/test_initserve2.py",
+    "tests/core/test_statistics.py",
+    "tests/api/test_read_timeout.py",
+    "tests/api/test_permanent_urls_server.py",
 )
 
 
