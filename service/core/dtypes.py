@@ -11,7 +11,11 @@ dtypes of the single-tensor API.
 
 ``ml_dtypes`` (bfloat16) is imported at the first bfloat16 request, not with this module: its import costs
 about 1 CPU-s, a third of a server's start-up, and most requests never need it (the start-up warm-up of
-the streams loads it on its background thread).
+the streams loads it on its background thread). Its import adds its types to ``np.sctypeDict``, while
+``numpy.ma``'s first import iterates that dict, and NumPy 2 imports ``numpy.ma`` lazily: numba's argument
+typing touches ``np.ma.MaskedArray`` at a kernel's first call. A request thread's first kernel call while the
+warm-up thread imported ``ml_dtypes`` failed "dictionary changed size during iteration" (a 500 in CI), so
+``numpy.ma`` is imported here, with the package, before any thread.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from __future__ import annotations
 from typing import Final, Literal, get_args
 
 import numpy as np
+import numpy.ma  # (imported before any thread can import ml_dtypes: see the module's docstring)
 
 DType = Literal["float32", "float64", "float16", "bfloat16"]
 DTYPES: Final[tuple[str, ...]] = get_args(DType)
