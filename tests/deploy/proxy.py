@@ -17,7 +17,6 @@ import re
 import shutil
 import signal
 import socket
-import ssl
 import subprocess
 import tempfile
 import time
@@ -37,8 +36,6 @@ SHIPPED_SERVERS = (
 SHIPPED_LISTEN = "    listen 80;\n"
 SHIPPED_CACHE = "/var/cache/nginx/initserve "
 SHIPPED_ACCESS_LOG = "/var/log/nginx/initserve.access.log"
-#: ``verify=`` of the metrics reads (plain HTTP: no CA bundle loaded per read; see tests/api/helpers.py PLAIN_HTTP).
-_PLAIN_HTTP = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
 
 MAIN = """\
 daemon off;
@@ -196,9 +193,11 @@ class Replica:
 
     def requests(self, route: str | None = None) -> int:
         """Requests this replica has answered (its /metrics), on ``route`` or on every route but /metrics."""
-        import httpx  # test dependency: imported here so that the module's docs import without it
+        import httpx  # test dependencies: imported here so that the module's docs import without them
 
-        text = httpx.get(f"{self.base}/metrics", timeout=10, verify=_PLAIN_HTTP).text
+        from tests.api.helpers import PLAIN_HTTP  # no CA bundle loaded per read (see there)
+
+        text = httpx.get(f"{self.base}/metrics", timeout=10, verify=PLAIN_HTTP).text
         total = 0.0
         for line in text.splitlines():
             if not line.startswith("initserve_requests_total{"):
