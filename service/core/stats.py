@@ -66,10 +66,12 @@ def chunk_sums(values: np.ndarray, shift: float, scale: float = 1.0, scratch: np
     if scratch is None:
         scratch = np.empty((2, n))
     d, d2 = scratch[0, :n], scratch[1, :n]
+    np.copyto(d, values, casting="unsafe")  # values.astype(np.float64), into the work space: exact
+    # The extremes of the exact float64 copy: NumPy compares float16 and bfloat16 in software, ~5 ns an
+    # element each way, 7x the cost of the power sums.
+    minimum, maximum = float(np.minimum.reduce(d)), float(np.maximum.reduce(d))
     if shift != 0.0:
-        np.subtract(values, shift, out=d, dtype=np.float64)
-    else:
-        np.copyto(d, values, casting="unsafe")  # values.astype(np.float64), into the work space
+        d -= shift
     if scale != 1.0:
         d *= 1.0 / scale
     np.square(d, out=d2)  # d * d, bit for bit
@@ -78,7 +80,7 @@ def chunk_sums(values: np.ndarray, shift: float, scale: float = 1.0, scratch: np
     s3 = float(np.add.reduce(d))
     np.square(d2, out=d2)
     s4 = float(np.add.reduce(d2))
-    return ChunkSums(n, s1, s2, s3, s4, float(np.minimum.reduce(values)), float(np.maximum.reduce(values)))
+    return ChunkSums(n, s1, s2, s3, s4, minimum, maximum)
 
 
 @dataclass(frozen=True)
