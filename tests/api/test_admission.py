@@ -7,8 +7,9 @@ import asyncio
 import pytest
 
 from service.api.admission import Admission, Overloaded
+from service.core import make_tensor
 
-from .helpers import app_client, problem_of, tensor_request
+from .helpers import app_client, load_npy, metric_value, problem_of, tensor_request
 
 
 def test_budget_admits_in_order_and_times_out() -> None:
@@ -87,3 +88,24 @@ def test_a_full_budget_answers_503_with_retry_after(path: str, shape: list[int])
 def test_default_budget_follows_max_elements() -> None:
     with app_client(max_elements=1 << 20) as client:
         assert client.app.state.runtime.admission.capacity == 4 << 20  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(("shape", "pooled_blocks"), [([256, 256], 0), ([256, 257], 1)])
+def test_a_one_chunk_answer_is_made_on_the_event_loop(shape: list[int], pooled_blocks: int) -> None:
+    """Up to one chunk (65,536 elements) the tensor is made on the loop (no pool block counted), beyond it on
+    the pool; the bytes and statistics are the core's either way, and both hold a lease."""
+    with app_client(generation_budget_bytes=1 << 20, admission_timeout=0.05) as client:
+        before = client.get("/metrics").text
+        response = client.post("/v1/tensors/npy", json=tensor_request(shape, dtype="float16", seed=3))
+        assert response.status_code == 200
+        expected = make_tensor(shape, "he", seed=3, dtype="float16")
+        assert load_npy(response.content).tobytes() == expected.array.tobytes()
+        assert float(response.headers["x-init-empirical-variance"]) == expected.empirical.variance
+        counted = [
+            metric_value(text, "initserve_blocks_generated_total") for text in (before, client.get("/metrics").text)
+        ]
+        assert counted[1] - counted[0] == pooled_blocks
+        admission = client.app.state.runtime.admission  # type: ignore[attr-defined]
+        admission.in_use = admission.capacity
+        assert client.post("/v1/tensors/npy", json=tensor_request(shape)).status_code == 503
+        admission.in_use = 0
