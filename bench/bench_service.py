@@ -293,10 +293,9 @@ def small_requests(port: int, count: int) -> None:
     for label, lean in (("httpx", False), ("asyncio streams", True)):
         rate, latencies = asyncio.run(concurrent(8, lean))
         p99 = sorted(latencies)[int(0.99 * len(latencies))]
-        print(
-            f"   8 concurrent connections, {label}: {rate:.0f} requests/s; {percentiles(latencies)} "
-            f"(target p99 <= 15 ms: {'MET' if p99 <= 0.015 else 'MISSED'})"
-        )
+        # The target is the standard library's (issue 15); httpx's line shows its own client CPU, in this process.
+        verdict = f"(target p99 <= 15 ms: {'MET' if p99 <= 0.015 else 'MISSED'})" if lean else "(no target)"
+        print(f"   8 concurrent connections, {label}: {rate:.0f} requests/s; {percentiles(latencies)} {verdict}")
 
 
 def proc_kib(pid: int, field: str) -> int:
