@@ -180,7 +180,7 @@ async def safetensors_answer(
             runtime.counted(plans)
             lease = await runtime.admit(request, plans, None)
             try:
-                made = [await runtime.generate(plan) for plan in plans]
+                made = await runtime.generate_each(plans)
                 fields = [
                     json_answer.model_tensor_fields(t, m.empirical, m.comparison)
                     for t, m in zip(tensors, made, strict=True)

@@ -222,6 +222,15 @@ class Runtime:
             _drop(futures)
         return assemble(plan, flat, blocks)
 
+    async def generate_each(self, plans: Sequence[TensorPlan]) -> list[Generated]:
+        """Each tensor whole (``generate``), in order, the event loop serving what waits between two: a model
+        of many tensors made on the loop holds it one tensor at a time."""
+        made = []
+        for plan in plans:
+            made.append(await self.generate(plan))
+            await asyncio.sleep(0)
+        return made
+
     async def blocks(
         self,
         plans: Sequence[TensorPlan],

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
+import httpx
 import pytest
 
 from service.api.admission import Admission, Overloaded
@@ -109,3 +111,30 @@ def test_a_one_chunk_answer_is_made_on_the_event_loop(shape: list[int], pooled_b
         admission.in_use = admission.capacity
         assert client.post("/v1/tensors/npy", json=tensor_request(shape)).status_code == 503
         admission.in_use = 0
+
+
+def test_a_model_made_on_the_event_loop_lets_it_serve_between_tensors() -> None:
+    """A buffered model of 128 one-chunk tensors is made on the event loop one tensor at a time: the loop runs
+    other tasks between two (counted by a task that only yields), not once for the whole model."""
+    entries = [{"name": f"w{i}", "shape": [256, 256], "init": {"scheme": "he"}} for i in range(128)]
+    turns = 0
+
+    async def scenario(app: Any) -> None:
+        nonlocal turns
+
+        async def other_task() -> None:
+            nonlocal turns
+            while True:
+                await asyncio.sleep(0)
+                turns += 1
+
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
+            other = asyncio.create_task(other_task())
+            answer = await http.post("/v1/models/safetensors", json={"entries": entries, "seed": 1, "dtype": "float16"})
+            other.cancel()
+        assert answer.status_code == 200 and len(answer.content) > 128 * 2 * 65536
+
+    with app_client() as client:
+        asyncio.run(scenario(client.app))
+    assert turns >= len(entries)
