@@ -21,6 +21,7 @@ import numpy as np
 import pytest
 
 from service.core import Generated, TensorPlan
+from service.core.dtypes import numpy_dtype
 from service.core.stats import Empirical, chunk_sums, sum_scale
 
 MakeFn = Callable[..., tuple[TensorPlan, Generated]]
@@ -548,6 +549,22 @@ def test_chunk_sums_merge_to_numpy_statistics() -> None:
     assert emp.variance_se == pytest.approx(math.sqrt((m4 - m2 * m2) / x.size), rel=1e-9)
     assert (emp.min, emp.max) == (float(x.min()), float(x.max()))
     assert Empirical.merge([], 0.0).count == 0
+
+
+@pytest.mark.parametrize("dtype", ["float16", "bfloat16", "float32", "int64"])
+def test_chunk_sums_of_any_dtype_are_those_of_its_float64_values(dtype: str) -> None:
+    """A chunk's sums and extremes are those of its values widened to float64 (exact for the float dtypes),
+    whatever dtype NumPy would compare them in: -0.0 kept as the minimum where it is one."""
+    x = (np.random.default_rng(7).standard_normal(70_000) * 40.0).astype(numpy_dtype(dtype))
+    x[:3] = [0, 0, 0]
+    if dtype != "int64":
+        x[1] = -0.0
+        x[3:] = np.abs(x[3:])  # the zeros are the minimum: which one of -0.0 and 0.0 comes out is checked
+    for shift, scale in ((0.0, 1.0), (0.3, 1.0), (1.5, 2.0**-4)):
+        sums = chunk_sums(x, shift, scale)
+        wide = chunk_sums(x.astype(np.float64), shift, scale)
+        assert repr(sums) == repr(wide)
+        assert repr((sums.minimum, sums.maximum)) == repr((float(x.min()), float(x.max())))
 
 
 @pytest.mark.parametrize("exponent", [-60, -1, 1, 60])
