@@ -13,7 +13,8 @@ counts finished answers. From those boundaries alone the guard enforces:
 - the read timeout: a new connection must send a request's first byte, and every request must arrive
   whole, within INITSERVE_REQUEST_READ_TIMEOUT_SECONDS (of the opening, of its first byte), else the
   connection is closed -- only while every request it delivered has been answered (an answer is never
-  cut, however long it takes to make or to download). Idle time after an answer is uvicorn's keep-alive;
+  cut, however long it takes to make or to download), and after one more turn of the event loop, which
+  reads what came while the loop was held. Idle time after an answer is uvicorn's keep-alive;
 - the head limits: the request line and header fields may total INITSERVE_MAX_HEADER_BYTES (name +
   value + 4 per field, the URL and method), INITSERVE_MAX_HEADERS fields; over them -> 431 (414 for the
   URL alone). The guard stops reading at the limit, so a 100 MB header costs what 64 KiB costs (a field
@@ -53,6 +54,9 @@ logger = logging.getLogger("initserve.connections")
 INNER_PROTOCOL = "httptools"
 #: Longest time a refused connection is kept half-closed, reading and dropping what the client sends.
 LINGER_SECONDS = 2.0
+#: After the read timeout, the wait before the connection is closed: one turn of the event loop, time to read
+#: what came in while the loop was held (see ``GuardedHTTP._on_timeout``).
+LATE_CHECK_SECONDS = 0.01
 _VERSIONS = {"1.0", "1.1"}
 _REQUEST_LINE_EXTRA = len(b"  HTTP/1.1\r\n\r\n")  # the request line's spaces, version and the blank line
 
@@ -383,6 +387,12 @@ class GuardedHTTP(asyncio.Protocol):
             self._timer = None
 
     def _on_timeout(self) -> None:
+        # libuv runs due timers before it reads the sockets: when the event loop was held past the deadline
+        # (a stopped or starved process), bytes that came meanwhile are read first, on the loop's next turn;
+        # a request they complete stops this last check (``request_delivered``).
+        self._timer = self.loop.call_later(LATE_CHECK_SECONDS, self._close_if_late)
+
+    def _close_if_late(self) -> None:
         self._timer = None
         # An answer still going out (a request pipelined behind it is late) is never cut: the timer
         # starts again when that answer is over.
