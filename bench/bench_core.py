@@ -238,14 +238,14 @@ def contenders(
         local(f"ours fill+stats T={many.threads}", lambda: fill_only(many, plan, True)),
         local(f"ours fill only T={many.threads}", lambda: fill_only(many, plan, False)),
     ]
-    reused = np.ones(plan.count, dtype=plan.numpy_dtype)  # generation alone: no page faults, for both
     if many.threads != 1:
+        reused = np.ones(plan.count, dtype=plan.numpy_dtype)  # generation alone: no page faults, for both
         out.append(local(FILL_ONE, lambda: fill_only(one, plan, False, reused)))
     if scheme == "he-normal":
         std = dist.std
         out.append(local("numpy standard_normal*std", lambda: rng.standard_normal(shape, dtype=np.float32) * std))
-        zigzag = np.ones(shape, dtype=np.float32)
-        out.append(local(ZIGGURAT, lambda: rng.standard_normal(dtype=np.float32, out=zigzag)))
+        ziggurat_out = np.ones(shape, dtype=np.float32)
+        out.append(local(ZIGGURAT, lambda: rng.standard_normal(dtype=np.float32, out=ziggurat_out)))
     elif scheme == "glorot-uniform":
         r = dist.high
         out.append(local("numpy random*2r-r", lambda: rng.random(shape, dtype=np.float32) * (2 * r) - r))

@@ -189,8 +189,9 @@ def test_a_request_that_came_while_the_server_was_stopped_is_answered() -> None:
     data = request_bytes(tensor_request([3, 2], seed=1))
     env = {"INITSERVE_REQUEST_READ_TIMEOUT_SECONDS": str(TIMEOUT)}
     with server_process(env, via_cli=True) as (base, process):
+        address = ("127.0.0.1", int(base.rsplit(":", 1)[1]))
         for _ in range(3):
-            with socket.create_connection(("127.0.0.1", int(base.rsplit(":", 1)[1]))) as sock:
+            with socket.create_connection(address) as sock:
                 sock.sendall(data[:10])  # the request has begun: its deadline is TIMEOUT from now
                 time.sleep(TIMEOUT / 5)
                 os.kill(process.pid, signal.SIGSTOP)
